@@ -1,0 +1,93 @@
+/* b_autograd.c — Lua entry points for autograd: backward (head gradient,
+ * retain_graph, create_graph), null_grad, detach, requires_grad_, and the
+ * grad-mode switches that mg.no_grad is built on (see init.lua). */
+#include "binding.h"
+
+static bool is_backward_opts(lua_State *L, int idx) {
+    if (!lua_istable(L, idx) || lmg_is(L, idx)) return false;
+    int tr = lua_getfield(L, idx, "retain_graph"), tc = lua_getfield(L, idx, "create_graph");
+    lua_pop(L, 2);
+    return tr != LUA_TNIL || tc != LUA_TNIL;
+}
+
+/* y:backward(), y:backward(grad), y:backward(grad, {retain_graph, create_graph}) */
+static int m_backward(lua_State *L) {
+    mg_tensor *y = lmg_check(L, 1, "backward");
+    int opts = 3;
+    if (is_backward_opts(L, 2)) {
+        opts = 2;
+        lua_pushnil(L);
+        lua_replace(L, 2);
+    }
+    mg_tensor *g = NULL, *tmp = NULL;
+    if (lua_type(L, 2) == LUA_TNUMBER) tmp = g = lmg_scalar_for(L, 2, y);
+    else if (!lua_isnoneornil(L, 2)) g = lmg_checklike(L, 2, "backward");
+    mg_backward_opts o = {lmg_opt_bool(L, opts, "retain_graph", false),
+                          lmg_opt_bool(L, opts, "create_graph", false)};
+    int rc = mg_backward(y, g, &o);
+    mg_release(tmp);
+    if (rc) return lmg_error(L, "backward");
+    lmg_gc_account(L);
+    return 0;
+}
+
+static int m_null_grad(lua_State *L) {
+    mg_null_grad(lmg_check(L, 1, "null_grad"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_detach(lua_State *L) {
+    lmg_push(L, mg_detach(lmg_check(L, 1, "detach")), "detach");
+    return 1;
+}
+
+static int m_detach_(lua_State *L) {
+    mg_detach_(lmg_check(L, 1, "detach_"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_requires_grad_(lua_State *L) {
+    mg_tensor *t = lmg_check(L, 1, "requires_grad_");
+    if (mg_requires_grad_(t, lua_isnone(L, 2) ? true : lua_toboolean(L, 2)))
+        return lmg_error(L, "requires_grad_");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* mg.null_grads({p1, p2, ...}) */
+static int f_null_grads(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        mg_null_grad(lmg_check(L, -1, "null_grads"));
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* set_grad_enabled(on) returns the previous mode. */
+static int f_set_grad_enabled(lua_State *L) {
+    lua_pushboolean(L, mg_set_grad_enabled(lua_toboolean(L, 1)));
+    return 1;
+}
+static int f_is_grad_enabled(lua_State *L) {
+    lua_pushboolean(L, mg_grad_enabled());
+    return 1;
+}
+static int f_set_keep_grad(lua_State *L) {
+    lua_pushboolean(L, mg_set_keep_grad(lua_toboolean(L, 1)));
+    return 1;
+}
+
+const luaL_Reg lmg_autograd_funcs[] = {
+    {"null_grads", f_null_grads}, {"set_grad_enabled", f_set_grad_enabled},
+    {"is_grad_enabled", f_is_grad_enabled}, {"set_keep_grad", f_set_keep_grad},
+    {"backward", m_backward}, {"detach", m_detach}, {NULL, NULL}};
+
+const luaL_Reg lmg_autograd_methods[] = {
+    {"backward", m_backward}, {"null_grad", m_null_grad}, {"zero_grad", m_null_grad},
+    {"detach", m_detach}, {"detach_", m_detach_}, {"requires_grad_", m_requires_grad_},
+    {NULL, NULL}};

@@ -1,0 +1,364 @@
+/* b_create.c — creating tensors from Lua (mg.tensor from nested tables,
+ * zeros/ones/full/empty and *_like, arange, linspace, logspace, eye,
+ * mg.random.*), and converting them back (totable, item, astype, clone). */
+#include <math.h>
+#include <string.h>
+
+#include "binding.h"
+
+/* ---- nested tables ------------------------------------------------------------- */
+enum { K_NONE, K_BOOL, K_INT, K_FLOAT };
+
+typedef struct {
+    int ndim;
+    int64_t shape[MG_MAXDIM];
+    int kind;        /* what the leaves are */
+    const char *fn;
+} nest_info;
+
+static void nest_shape(lua_State *L, int idx, nest_info *ni) {
+    lua_pushvalue(L, idx);
+    while (lua_istable(L, -1) && !lmg_is(L, -1)) {
+        if (ni->ndim == MG_MAXDIM) luaL_error(L, "%s: nesting deeper than %d levels", ni->fn, MG_MAXDIM);
+        lua_Integer n = luaL_len(L, -1);
+        ni->shape[ni->ndim++] = n;
+        if (n == 0) break;
+        lua_geti(L, -1, 1);
+        lua_remove(L, -2);
+    }
+    lua_pop(L, 1);
+}
+
+static void path_str(char *buf, size_t n, const int64_t *path, int depth) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < depth && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "[%lld]", (long long)path[i] + 1);
+}
+
+/* Checks that the value at the top of the stack matches the shape at depth,
+ * and records the leaf kinds. */
+static void nest_check(lua_State *L, nest_info *ni, int depth, int64_t *path) {
+    char where[128];
+    int top = lua_gettop(L);
+    if (depth == ni->ndim) {
+        int k = lua_type(L, top) == LUA_TBOOLEAN ? K_BOOL
+              : lua_isinteger(L, top)            ? K_INT
+              : lua_type(L, top) == LUA_TNUMBER  ? K_FLOAT : K_NONE;
+        if (k == K_NONE) {
+            path_str(where, sizeof where, path, depth);
+            luaL_error(L, "%s: ragged or invalid nested table: expected a number at %s, got %s",
+                       ni->fn, where[0] ? where : "the top", luaL_typename(L, top));
+        }
+        if (ni->kind != K_NONE && (ni->kind == K_BOOL) != (k == K_BOOL)) {
+            path_str(where, sizeof where, path, depth);
+            luaL_error(L, "%s: cannot mix booleans and numbers (at %s)", ni->fn, where);
+        }
+        if (k > ni->kind) ni->kind = k;
+        return;
+    }
+    if (!lua_istable(L, top) || lmg_is(L, top) || luaL_len(L, top) != ni->shape[depth]) {
+        path_str(where, sizeof where, path, depth);
+        luaL_error(L, "%s: ragged nested table: expected a table of length %d at %s, got %s",
+                   ni->fn, (int)ni->shape[depth], where[0] ? where : "the top",
+                   lua_istable(L, top) ? "a table of another length" : luaL_typename(L, top));
+    }
+    for (int64_t i = 0; i < ni->shape[depth]; i++) {
+        path[depth] = i;
+        lua_geti(L, top, i + 1);
+        nest_check(L, ni, depth + 1, path);
+        lua_pop(L, 1);
+    }
+}
+
+static void nest_fill(lua_State *L, mg_tensor *t, int depth, int64_t *pos) {
+    int top = lua_gettop(L);
+    if (depth == t->ndim) {
+        if (lua_type(L, top) == LUA_TBOOLEAN) mg_set_flat_int(t, (*pos)++, lua_toboolean(L, top));
+        else if (lua_isinteger(L, top) && t->dtype == MG_INT64) mg_set_flat_int(t, (*pos)++, lua_tointeger(L, top));
+        else mg_set_flat(t, (*pos)++, lua_tonumber(L, top));
+        return;
+    }
+    for (int64_t i = 0; i < t->shape[depth]; i++) {
+        lua_geti(L, top, i + 1);
+        nest_fill(L, t, depth + 1, pos);
+        lua_pop(L, 1);
+    }
+}
+
+mg_tensor *lmg_from_value(lua_State *L, int idx, int dt, const char *fn) {
+    idx = lua_absindex(L, idx);
+    if (lmg_is(L, idx)) {
+        mg_tensor *src = lmg_check(L, idx, fn);
+        mg_tensor *d = mg_detach(src);
+        mg_tensor *c = d ? mg_astype(d, dt < 0 ? src->dtype : (mg_dtype)dt) : NULL;
+        mg_tensor *r = c == d && c ? mg_clone(c) : mg_retain(c);
+        mg_release(d);
+        mg_release(c);
+        return r;
+    }
+    nest_info ni = {0, {0}, K_NONE, fn};
+    int64_t path[MG_MAXDIM];
+    if (lua_type(L, idx) != LUA_TNUMBER && lua_type(L, idx) != LUA_TBOOLEAN && !lua_istable(L, idx))
+        luaL_error(L, "%s: expected a number, boolean, nested table or tensor, got %s", fn,
+                   luaL_typename(L, idx));
+    nest_shape(L, idx, &ni);
+    lua_pushvalue(L, idx);
+    nest_check(L, &ni, 0, path);
+    lua_pop(L, 1);
+    if (dt < 0)
+        dt = ni.kind == K_BOOL ? MG_BOOL : ni.kind == K_INT ? MG_INT64 : (int)mg_default_float();
+    if (ni.kind == K_FLOAT && dt == MG_INT64) { /* check representability */
+        mg_tensor *probe = mg_empty(ni.ndim, ni.shape, MG_FLOAT64);
+        if (!probe) lmg_error(L, fn);
+        int64_t pos = 0;
+        lua_pushvalue(L, idx);
+        nest_fill(L, probe, 0, &pos);
+        lua_pop(L, 1);
+        mg_tensor *r = mg_astype(probe, MG_INT64);
+        mg_release(probe);
+        return r;
+    }
+    mg_tensor *t = mg_empty(ni.ndim, ni.shape, (mg_dtype)dt);
+    if (!t) return NULL;
+    int64_t pos = 0;
+    lua_pushvalue(L, idx);
+    nest_fill(L, t, 0, &pos);
+    lua_pop(L, 1);
+    return t;
+}
+
+/* Makes a float tensor a variable unless opts say constant = true (or
+ * requires_grad = false); integer and bool tensors stay constant. */
+static void set_variable(lua_State *L, mg_tensor *t, int opts, const char *fn) {
+    bool constant = lmg_opt_bool(L, opts, "constant", false);
+    bool rg = lmg_opt_bool(L, opts, "requires_grad", !constant);
+    if (!mg_dtype_is_float(t->dtype)) {
+        if (lua_istable(L, opts) && !lmg_is(L, opts) && lmg_opt_bool(L, opts, "requires_grad", false))
+            luaL_error(L, "%s: only float tensors can be variables, this one is %s", fn,
+                       mg_dtype_name(t->dtype));
+        return;
+    }
+    t->requires_grad = rg;
+}
+
+/* Pushes t (new) as a variable or constant per opts. */
+static int push_new(lua_State *L, mg_tensor *t, int opts, const char *fn) {
+    lmg_push(L, t, fn);
+    set_variable(L, t, opts, fn);
+    return 1;
+}
+
+static int f_tensor(lua_State *L) {
+    luaL_checkany(L, 1);
+    int dt = lmg_opt_dtype(L, 2, 2, "tensor");
+    return push_new(L, lmg_from_value(L, 1, dt, "tensor"), 2, "tensor");
+}
+
+static mg_dtype dtype_or_default(lua_State *L, int opts, const char *fn, mg_dtype dflt) {
+    int dt = lmg_opt_dtype(L, opts, opts, fn);
+    return dt < 0 ? dflt : (mg_dtype)dt;
+}
+
+/* mg.zeros(shape...) and friends: shape as a table or integers, then
+ * optional dtype string or option table. */
+static int filled(lua_State *L, const char *fn, double v, bool has_value) {
+    int ndim;
+    int64_t shape[MG_MAXDIM];
+    int next = lmg_shape_args(L, 1, &ndim, shape, fn);
+    if (has_value) v = luaL_checknumber(L, next++);
+    mg_dtype dflt = has_value && lua_isinteger(L, next - 1) ? MG_INT64 : mg_default_float();
+    mg_dtype dt = dtype_or_default(L, next, fn, dflt);
+    if (has_value && lua_isinteger(L, next - 1) && dt == MG_INT64)
+        return push_new(L, mg_full_int(ndim, shape, lua_tointeger(L, next - 1), dt), next, fn);
+    return push_new(L, mg_full(ndim, shape, v, dt), next, fn);
+}
+static int f_zeros(lua_State *L) { return filled(L, "zeros", 0, false); }
+static int f_ones(lua_State *L) { return filled(L, "ones", 1, false); }
+static int f_empty(lua_State *L) { return filled(L, "empty", 0, false); }
+static int f_full(lua_State *L) { return filled(L, "full", 0, true); }
+
+static int liked(lua_State *L, const char *fn, double v, bool has_value) {
+    mg_tensor *t = lmg_checklike(L, 1, fn);
+    int opts = has_value ? 3 : 2;
+    if (has_value) v = luaL_checknumber(L, 2);
+    mg_dtype dt = dtype_or_default(L, opts, fn, t->dtype);
+    if (has_value && lua_isinteger(L, 2) && dt == MG_INT64)
+        return push_new(L, mg_full_int(t->ndim, t->shape, lua_tointeger(L, 2), dt), opts, fn);
+    return push_new(L, mg_full(t->ndim, t->shape, v, dt), opts, fn);
+}
+static int f_zeros_like(lua_State *L) { return liked(L, "zeros_like", 0, false); }
+static int f_ones_like(lua_State *L) { return liked(L, "ones_like", 1, false); }
+static int f_empty_like(lua_State *L) { return liked(L, "empty_like", 0, false); }
+static int f_full_like(lua_State *L) { return liked(L, "full_like", 0, true); }
+
+static int f_arange(lua_State *L) {
+    int n = 0;
+    while (n < 3 && lua_type(L, n + 1) == LUA_TNUMBER) n++;
+    if (n == 0) return luaL_error(L, "arange: expected (stop), (start, stop) or (start, stop, step)");
+    bool ints = true;
+    for (int i = 1; i <= n; i++) ints = ints && lua_isinteger(L, i);
+    double start = n >= 2 ? lua_tonumber(L, 1) : 0, stop = n >= 2 ? lua_tonumber(L, 2) : lua_tonumber(L, 1);
+    double step = n == 3 ? lua_tonumber(L, 3) : 1;
+    mg_dtype dt = dtype_or_default(L, n + 1, "arange", ints ? MG_INT64 : mg_default_float());
+    return push_new(L, mg_arange(start, stop, step, dt), n + 1, "arange");
+}
+
+static int f_linspace(lua_State *L) {
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    lua_Integer n = luaL_optinteger(L, 3, 50);
+    mg_dtype dt = dtype_or_default(L, 4, "linspace", mg_default_float());
+    return push_new(L, mg_linspace(a, b, n, dt), 4, "linspace");
+}
+
+static int f_logspace(lua_State *L) {
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    lua_Integer n = luaL_optinteger(L, 3, 50);
+    double base = 10;
+    if (lua_istable(L, 4)) {
+        lua_getfield(L, 4, "base");
+        base = luaL_optnumber(L, -1, 10);
+        lua_pop(L, 1);
+    }
+    mg_dtype dt = dtype_or_default(L, 4, "logspace", mg_default_float());
+    mg_tensor *t = mg_linspace(a, b, n, dt);
+    if (!t) lmg_error(L, "logspace");
+    for (int64_t i = 0; i < n; i++) mg_set_flat(t, i, pow(base, mg_get_flat(t, i)));
+    return push_new(L, t, 4, "logspace");
+}
+
+static int f_eye(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    int opts = 2;
+    lua_Integer m = n;
+    if (lua_isinteger(L, 2)) {
+        m = lua_tointeger(L, 2);
+        opts = 3;
+    }
+    if (n < 0 || m < 0) return luaL_error(L, "eye: sizes must be >= 0");
+    mg_dtype dt = dtype_or_default(L, opts, "eye", mg_default_float());
+    return push_new(L, mg_eye(n, m, dt), opts, "eye");
+}
+
+/* ---- random --------------------------------------------------------------- */
+static int random_fill(lua_State *L, const char *fn,
+                       mg_tensor *(*make)(int, const int64_t *, mg_dtype)) {
+    int ndim;
+    int64_t shape[MG_MAXDIM];
+    int next = lmg_shape_args(L, 1, &ndim, shape, fn);
+    mg_dtype dt = dtype_or_default(L, next, fn, mg_default_float());
+    return push_new(L, make(ndim, shape, dt), next, fn);
+}
+static int f_rand(lua_State *L) { return random_fill(L, "rand", mg_rand); }
+static int f_randn(lua_State *L) { return random_fill(L, "randn", mg_randn); }
+
+static int f_randint(lua_State *L) {
+    lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
+    int ndim;
+    int64_t shape[MG_MAXDIM];
+    lmg_shape_args(L, 3, &ndim, shape, "randint");
+    lmg_push(L, mg_randint(lo, hi, ndim, shape), "randint");
+    return 1;
+}
+
+static int f_seed(lua_State *L) {
+    mg_seed((uint64_t)luaL_checkinteger(L, 1));
+    return 0;
+}
+
+static int f_set_default_dtype(lua_State *L) {
+    mg_dtype dt = lmg_dtype_arg(L, 1, "set_default_dtype");
+    if (!mg_dtype_is_float(dt))
+        return luaL_error(L, "set_default_dtype: expected float32 or float64, got %s", mg_dtype_name(dt));
+    mg_set_default_float(dt);
+    return 0;
+}
+static int f_get_default_dtype(lua_State *L) {
+    lua_pushstring(L, mg_dtype_name(mg_default_float()));
+    return 1;
+}
+static int f_is_tensor(lua_State *L) {
+    lua_pushboolean(L, lmg_is(L, 1));
+    return 1;
+}
+
+/* ---- back to Lua ----------------------------------------------------------------- */
+static void push_elem(lua_State *L, const mg_tensor *t, int64_t i) {
+    if (t->dtype == MG_INT64) lua_pushinteger(L, mg_get_flat_int(t, i));
+    else if (t->dtype == MG_BOOL) lua_pushboolean(L, mg_get_flat_int(t, i) != 0);
+    else lua_pushnumber(L, mg_get_flat(t, i));
+}
+
+static void push_nested(lua_State *L, const mg_tensor *t, int depth, int64_t *pos) {
+    if (depth == t->ndim) {
+        push_elem(L, t, (*pos)++);
+        return;
+    }
+    lua_createtable(L, (int)t->shape[depth], 0);
+    for (int64_t i = 0; i < t->shape[depth]; i++) {
+        push_nested(L, t, depth + 1, pos);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int m_totable(lua_State *L) {
+    mg_tensor *t = lmg_check(L, 1, "totable");
+    int64_t pos = 0;
+    luaL_checkstack(L, MG_MAXDIM + 4, "totable");
+    push_nested(L, t, 0, &pos);
+    return 1;
+}
+
+static int m_item(lua_State *L) {
+    mg_tensor *t = lmg_check(L, 1, "item");
+    if (mg_numel(t) != 1)
+        return luaL_error(L, "item: the tensor has %d elements, expected exactly 1", (int)mg_numel(t));
+    push_elem(L, t, 0);
+    return 1;
+}
+
+static int convert(lua_State *L, mg_dtype dt, const char *fn) {
+    lmg_push(L, mg_astype(lmg_check(L, 1, fn), dt), fn);
+    return 1;
+}
+static int m_float(lua_State *L) { return convert(L, MG_FLOAT32, "float"); }
+static int m_double(lua_State *L) { return convert(L, MG_FLOAT64, "double"); }
+static int m_long(lua_State *L) { return convert(L, MG_INT64, "long"); }
+static int m_astype(lua_State *L) {
+    lmg_check(L, 1, "astype");
+    return convert(L, lmg_dtype_arg(L, 2, "astype"), "astype");
+}
+static int m_clone(lua_State *L) {
+    lmg_push(L, mg_clone(lmg_check(L, 1, "clone")), "clone");
+    return 1;
+}
+static int m_contiguous(lua_State *L) {
+    lmg_push(L, mg_contiguous(lmg_check(L, 1, "contiguous")), "contiguous");
+    return 1;
+}
+/* mg.asarray(x): x itself when it is a tensor, else a new tensor. */
+static int f_asarray(lua_State *L) {
+    if (lmg_is(L, 1)) {
+        lmg_check(L, 1, "asarray");
+        lua_settop(L, 1);
+        return 1;
+    }
+    int dt = lmg_opt_dtype(L, 2, 2, "asarray");
+    return push_new(L, lmg_from_value(L, 1, dt, "asarray"), 2, "asarray");
+}
+
+const luaL_Reg lmg_create_funcs[] = {
+    {"tensor", f_tensor}, {"asarray", f_asarray}, {"zeros", f_zeros}, {"ones", f_ones},
+    {"empty", f_empty}, {"full", f_full}, {"zeros_like", f_zeros_like},
+    {"ones_like", f_ones_like}, {"empty_like", f_empty_like}, {"full_like", f_full_like},
+    {"arange", f_arange}, {"linspace", f_linspace}, {"logspace", f_logspace}, {"eye", f_eye},
+    {"identity", f_eye}, {"rand", f_rand}, {"randn", f_randn}, {"randint", f_randint},
+    {"seed", f_seed}, {"set_default_dtype", f_set_default_dtype},
+    {"get_default_dtype", f_get_default_dtype}, {"is_tensor", f_is_tensor},
+    {"totable", m_totable}, {"item", m_item}, {"astype", m_astype}, {"clone", m_clone},
+    {"contiguous", m_contiguous}, {NULL, NULL}};
+
+const luaL_Reg lmg_create_methods[] = {
+    {"totable", m_totable}, {"item", m_item}, {"float", m_float}, {"double", m_double},
+    {"long", m_long}, {"astype", m_astype}, {"clone", m_clone}, {"contiguous", m_contiguous},
+    {NULL, NULL}};

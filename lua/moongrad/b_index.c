@@ -1,0 +1,219 @@
+/* b_index.c — indexing from Lua (1-based, inclusive slices, negative from
+ * the end): x[i], x[{i, {a, b, step}, {}}], x[...] = v; and the shape
+ * methods reshape/view, transpose/permute/swapaxes, broadcast_to/expand. */
+#include <string.h>
+
+#include "binding.h"
+
+/* 1-based (or negative) position on an axis of length len, to 0-based. */
+static int64_t resolve(lua_Integer i, int64_t len) { return i > 0 ? i - 1 : len + i; }
+
+static lua_Integer int_field(lua_State *L, int tbl, int k, const char *what, bool *present) {
+    int ty = lua_geti(L, tbl, k);
+    *present = ty != LUA_TNIL;
+    lua_Integer v = 0;
+    if (*present) {
+        if (!lua_isinteger(L, -1))
+            luaL_error(L, "index: slice %s must be an integer, got %s", what, luaL_typename(L, -1));
+        v = lua_tointeger(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* A slice {a, b, step} (b inclusive; {a} alone takes a..a, as Torch7). */
+static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *ix) {
+    bool ha = false, hb = false, hs = false;
+    lua_Integer n = luaL_len(L, tbl);
+    if (n == 0) {
+        ix->kind = MG_IDX_ALL;
+        return;
+    }
+    if (n > 3) luaL_error(L, "index: a slice is {start, stop, step}, got %d entries", (int)n);
+    lua_Integer a = int_field(L, tbl, 1, "start", &ha);
+    lua_Integer b = n >= 2 ? int_field(L, tbl, 2, "stop", &hb) : a;
+    lua_Integer s = int_field(L, tbl, 3, "step", &hs);
+    if (n == 1) hb = ha;
+    if (!hs) s = 1;
+    if (s == 0) luaL_error(L, "index: slice step cannot be 0 (axis %d)", axis + 1);
+    if ((ha && a == 0) || (hb && b == 0))
+        luaL_error(L, "index: 0 is not a valid position (indices are 1-based; -1 is the last)");
+    int64_t lo, hi; /* 0-based first and inclusive last, before clamping */
+    if (s > 0) {
+        lo = ha ? resolve(a, len) : 0;
+        hi = hb ? resolve(b, len) : len - 1;
+        if (lo < 0) lo = 0;
+        if (hi > len - 1) hi = len - 1;
+        ix->count = hi >= lo ? (hi - lo) / s + 1 : 0;
+    } else {
+        lo = ha ? resolve(a, len) : len - 1;
+        hi = hb ? resolve(b, len) : 0;
+        if (lo > len - 1) lo = len - 1;
+        if (hi < 0) hi = 0;
+        ix->count = lo >= hi ? (lo - hi) / (-s) + 1 : 0;
+    }
+    ix->kind = MG_IDX_SLICE;
+    ix->start = ix->count ? lo : 0;
+    ix->step = s;
+}
+
+static void parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_index *ix) {
+    int64_t len = t->shape[axis];
+    if (lua_isinteger(L, idx)) {
+        lua_Integer i = lua_tointeger(L, idx);
+        int64_t r = resolve(i, len);
+        if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices are 1-based; -1 is the last)");
+        if (r < 0 || r >= len)
+            luaL_error(L, "index: index %d is out of range for axis %d of size %d", (int)i, axis + 1,
+                       (int)len);
+        ix->kind = MG_IDX_INT;
+        ix->start = r;
+    } else if (lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), ":") == 0) {
+        ix->kind = MG_IDX_ALL;
+    } else if (lua_istable(L, idx) && !lmg_is(L, idx)) {
+        parse_slice(L, idx, len, axis, ix);
+    } else if (lmg_is(L, idx)) {
+        luaL_error(L, "index: indexing with a tensor (mask or gather) is not supported yet");
+    } else {
+        luaL_error(L, "index: expected an integer, a slice table or \":\" for axis %d, got %s",
+                   axis + 1, lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number"
+                                                             : luaL_typename(L, idx));
+    }
+}
+
+/* Parses the key at stack index 2 into ix; returns the number of entries. */
+static int parse_key(lua_State *L, const mg_tensor *t, mg_index *ix) {
+    if (!lua_istable(L, 2) || lmg_is(L, 2)) {
+        if (t->ndim == 0) luaL_error(L, "index: a 0-d tensor cannot be indexed");
+        parse_entry(L, 2, t, 0, ix);
+        return 1;
+    }
+    lua_Integer n = luaL_len(L, 2);
+    if (n > t->ndim)
+        luaL_error(L, "index: too many indices (%d) for a tensor with %d axes", (int)n, t->ndim);
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_geti(L, 2, k);
+        parse_entry(L, lua_gettop(L), t, (int)k - 1, &ix[k - 1]);
+        lua_pop(L, 1);
+    }
+    return (int)n;
+}
+
+int lmg_index_get(lua_State *L) {
+    mg_tensor *t = lmg_check(L, 1, "index");
+    mg_index ix[MG_MAXDIM];
+    int n = parse_key(L, t, ix);
+    lmg_push(L, mg_index_get(t, n, ix), "index");
+    return 1;
+}
+
+/* x[key] = v.  When the write is recorded, x's handle moves to the tensor
+ * that stands for the new contents in the graph. */
+int lmg_index_set(lua_State *L) {
+    lmg_ud *u = luaL_checkudata(L, 1, LMG_TENSOR);
+    mg_tensor *t = lmg_check(L, 1, "setitem");
+    mg_index ix[MG_MAXDIM];
+    int n = parse_key(L, t, ix);
+    mg_tensor *v, *tmp = NULL;
+    if (lua_type(L, 3) == LUA_TNUMBER) tmp = v = lmg_scalar_for(L, 3, t);
+    else v = lmg_checklike(L, 3, "setitem");
+    mg_tensor *r = mg_index_set(t, n, ix, v);
+    mg_release(tmp);
+    if (!r) return lmg_error(L, "setitem");
+    mg_release(u->t);
+    u->t = r;
+    return 0;
+}
+
+/* ---- shape methods ------------------------------------------------------------ */
+static int m_reshape(lua_State *L) {
+    mg_tensor *t = lmg_checklike(L, 1, "reshape");
+    int ndim = 0;
+    int64_t shape[MG_MAXDIM];
+    if (lua_istable(L, 2)) {
+        lua_Integer len = luaL_len(L, 2);
+        if (len > MG_MAXDIM) return luaL_error(L, "reshape: a tensor has at most %d axes", MG_MAXDIM);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_geti(L, 2, i);
+            if (!lua_isinteger(L, -1)) return luaL_error(L, "reshape: shape entries must be integers");
+            shape[ndim++] = lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    } else {
+        for (int i = 2; lua_type(L, i) == LUA_TNUMBER; i++) {
+            if (!lua_isinteger(L, i)) return luaL_error(L, "reshape: shape entries must be integers");
+            if (ndim == MG_MAXDIM) return luaL_error(L, "reshape: a tensor has at most %d axes", MG_MAXDIM);
+            shape[ndim++] = lua_tointeger(L, i);
+        }
+    }
+    lmg_push(L, mg_reshape(t, ndim, shape), "reshape");
+    return 1;
+}
+
+static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, const char *fn) {
+    int n = 0;
+    if (lua_istable(L, from)) {
+        lua_Integer len = luaL_len(L, from);
+        if (len > MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_geti(L, from, i);
+            axes[n++] = lmg_axis(L, luaL_checkinteger(L, -1), t->ndim, fn);
+            lua_pop(L, 1);
+        }
+    } else {
+        for (int i = from; !lua_isnoneornil(L, i); i++) {
+            if (n == MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
+            axes[n++] = lmg_axis(L, luaL_checkinteger(L, i), t->ndim, fn);
+        }
+    }
+    return n;
+}
+
+static int m_permute(lua_State *L) {
+    mg_tensor *t = lmg_checklike(L, 1, "permute");
+    int axes[MG_MAXDIM];
+    int n = read_axes(L, 2, t, axes, "permute");
+    if (n != t->ndim)
+        return luaL_error(L, "permute: expected %d axes for a tensor with %d axes, got %d", t->ndim,
+                          t->ndim, n);
+    lmg_push(L, mg_permute(t, axes), "permute");
+    return 1;
+}
+
+/* x:transpose() reverses the axes; x:transpose(i, j) swaps two axes;
+ * x:transpose{...} (or ndim integers) is a full permutation. */
+static int m_transpose(lua_State *L) {
+    mg_tensor *t = lmg_checklike(L, 1, "transpose");
+    int axes[MG_MAXDIM];
+    int n = read_axes(L, 2, t, axes, "transpose");
+    if (n == 0) lmg_push(L, mg_transpose(t), "transpose");
+    else if (n == 2 && t->ndim != 2 && !lua_istable(L, 2)) lmg_push(L, mg_swapaxes(t, axes[0], axes[1]), "transpose");
+    else if (n == t->ndim) lmg_push(L, mg_permute(t, axes), "transpose");
+    else return luaL_error(L, "transpose: expected no axes, two axes or %d axes, got %d", t->ndim, n);
+    return 1;
+}
+
+static int m_swapaxes(lua_State *L) {
+    mg_tensor *t = lmg_checklike(L, 1, "swapaxes");
+    int i = lmg_axis(L, luaL_checkinteger(L, 2), t->ndim, "swapaxes");
+    int j = lmg_axis(L, luaL_checkinteger(L, 3), t->ndim, "swapaxes");
+    lmg_push(L, mg_swapaxes(t, i, j), "swapaxes");
+    return 1;
+}
+
+static int m_broadcast_to(lua_State *L) {
+    mg_tensor *t = lmg_checklike(L, 1, "broadcast_to");
+    int ndim;
+    int64_t shape[MG_MAXDIM];
+    lmg_shape_args(L, 2, &ndim, shape, "broadcast_to");
+    lmg_push(L, mg_broadcast_to(t, ndim, shape), "broadcast_to");
+    return 1;
+}
+
+#define INDEX_COMMON                                                                     \
+    {"reshape", m_reshape}, {"view", m_reshape}, {"permute", m_permute},                 \
+    {"transpose", m_transpose}, {"swapaxes", m_swapaxes}, {"broadcast_to", m_broadcast_to}, \
+    {"expand", m_broadcast_to}
+
+const luaL_Reg lmg_index_methods[] = {INDEX_COMMON, {NULL, NULL}};
+const luaL_Reg lmg_index_funcs[] = {INDEX_COMMON, {NULL, NULL}};

@@ -1,0 +1,67 @@
+/* binding.h — what the Lua binding's files share: the tensor userdata,
+ * argument checks that raise Lua errors, option-table readers and the
+ * registration lists of each file. */
+#ifndef MOONGRAD_BINDING_H
+#define MOONGRAD_BINDING_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "moongrad.h"
+
+#define LMG_TENSOR "moongrad.Tensor"
+
+/* The userdata holds one reference; t is NULL after __close. */
+typedef struct {
+    mg_tensor *t;
+} lmg_ud;
+
+/* Pushes a userdata owning t (a new reference); raises the library's error
+ * message when t is NULL.  `fn` names the function for that message. */
+void lmg_push(lua_State *L, mg_tensor *t, const char *fn);
+/* Raises a Lua error with the library's last message. */
+int lmg_error(lua_State *L, const char *fn);
+bool lmg_is(lua_State *L, int idx);
+/* The tensor at idx, or a Lua error naming fn and the argument. */
+mg_tensor *lmg_check(lua_State *L, int idx, const char *fn);
+/* A tensor from a tensor, number, boolean or nested table at idx; non-tensors
+ * are converted and the stack slot replaced by the new tensor. */
+mg_tensor *lmg_checklike(lua_State *L, int idx, const char *fn);
+/* A 0-d tensor for the Lua number at idx, typed to go with `other` (weak
+ * scalar rule: a float tensor keeps its dtype).  Not pushed: release it. */
+mg_tensor *lmg_scalar_for(lua_State *L, int idx, const mg_tensor *other);
+
+/* Builds a tensor from the Lua value at idx (number, boolean, nested table,
+ * tensor).  dt < 0 infers the dtype. */
+mg_tensor *lmg_from_value(lua_State *L, int idx, int dt, const char *fn);
+
+/* Shapes: a table {2, 3} at idx, or integers from idx to the first
+ * non-number.  Returns the index after the shape arguments. */
+int lmg_shape_args(lua_State *L, int idx, int *ndim, int64_t *shape, const char *fn);
+/* 1-based (negative from the end) axis at idx to 0-based, checked. */
+int lmg_axis(lua_State *L, lua_Integer axis, int ndim, const char *fn);
+/* Axes from an option table field or value at idx: nil = all. */
+uint32_t lmg_axes_arg(lua_State *L, int idx, int ndim, const char *fn);
+
+/* Option tables: the trailing table argument, if any. */
+bool lmg_opt_bool(lua_State *L, int opts, const char *key, bool dflt);
+int lmg_opt_dtype(lua_State *L, int opts, int idx_str, const char *fn); /* -1 if absent */
+mg_dtype lmg_dtype_arg(lua_State *L, int idx, const char *fn);
+
+/* GC: report library allocations since the last call to Lua's collector. */
+void lmg_gc_account(lua_State *L);
+
+/* Registration lists (NULL-terminated) of each binding file. */
+extern const luaL_Reg lmg_create_funcs[];    /* b_create.c: mg.* creation */
+extern const luaL_Reg lmg_create_methods[];
+extern const luaL_Reg lmg_ops_funcs[];       /* b_ops.c: math, reductions, matmul */
+extern const luaL_Reg lmg_ops_methods[];
+extern const luaL_Reg lmg_ops_meta[];
+extern const luaL_Reg lmg_autograd_funcs[];  /* b_autograd.c */
+extern const luaL_Reg lmg_autograd_methods[];
+extern const luaL_Reg lmg_index_methods[];   /* b_index.c: indexing, shape ops */
+extern const luaL_Reg lmg_index_funcs[];
+int lmg_index_get(lua_State *L);             /* __index for numbers and tables */
+int lmg_index_set(lua_State *L);             /* __newindex */
+
+#endif

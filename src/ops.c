@@ -1,0 +1,167 @@
+/* ops.c — the dispatcher every op goes through (mg_apply): input checks,
+ * the element-wise engine (dtype promotion, broadcasting, strided runs),
+ * recording of graph nodes, and the rule that using a variable in a new
+ * recorded op clears its .grad. */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* ---- element-wise engine ------------------------------------------------ */
+typedef struct {
+    const mg_opdef *op;
+    int ci; /* compute dtype index: 0 float32, 1 float64, 2 int64 */
+} ew_ctx;
+
+static void unary_run(char **p, const int64_t *st, int64_t n, void *vctx) {
+    const ew_ctx *c = vctx;
+    c->op->unary[c->ci](p[0], st[0], p[1], n);
+}
+
+static void binary_run(char **p, const int64_t *st, int64_t n, void *vctx) {
+    const ew_ctx *c = vctx;
+    c->op->binary[c->ci](p[0], st[0], p[1], st[1], p[2], n);
+}
+
+/* A contiguous copy of t in dtype dt (no recording). */
+static mg_tensor *cast_copy(mg_tensor *t, mg_dtype dt) {
+    mg_tensor *c = mg_empty(t->ndim, t->shape, dt);
+    if (c && mg_copy_cast(t, mg_data_ptr(c), dt)) {
+        mg_release(c);
+        return NULL;
+    }
+    return c;
+}
+
+static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
+    mg_dtype cd = in[0]->dtype;
+    for (int i = 1; i < op->arity; i++) cd = mg_promote(cd, in[i]->dtype);
+    if (cd == MG_BOOL) cd = MG_INT64;
+    if (op->rule == MG_RES_FLOAT && cd == MG_INT64) cd = mg_default_float();
+    mg_dtype rd = op->rule == MG_RES_BOOL ? MG_BOOL : cd;
+
+    int ndim = in[0]->ndim;
+    int64_t shape[MG_MAXDIM];
+    for (int i = 0; i < ndim; i++) shape[i] = in[0]->shape[i];
+    if (op->arity == 2 && mg_broadcast_shape(op->name, in[0], in[1], &ndim, shape)) return NULL;
+
+    mg_tensor *cast[2] = {NULL, NULL}, *use[2];
+    for (int i = 0; i < op->arity; i++) {
+        use[i] = in[i];
+        if (in[i]->dtype != cd) {
+            if (!(cast[i] = cast_copy(in[i], cd))) goto fail;
+            use[i] = cast[i];
+        }
+    }
+    mg_tensor *out = mg_empty(ndim, shape, rd);
+    if (!out) goto fail;
+
+    int64_t st[3][MG_MAXDIM];
+    char *base[3];
+    size_t esz[3];
+    const int64_t *stp[3];
+    int nops = op->arity + 1;
+    for (int i = 0; i < op->arity; i++) {
+        mg_broadcast_strides(use[i], ndim, shape, st[i]);
+        base[i] = mg_data_ptr(use[i]);
+        esz[i] = mg_dtype_size(cd);
+    }
+    for (int i = 0; i < ndim; i++) st[op->arity][i] = out->stride[i];
+    base[op->arity] = mg_data_ptr(out);
+    esz[op->arity] = mg_dtype_size(rd);
+    for (int i = 0; i < nops; i++) stp[i] = st[i];
+
+    ew_ctx c = {op, (int)cd};
+    mg_strided_walk(ndim, shape, nops, base, stp, esz, op->arity == 1 ? unary_run : binary_run, &c);
+    mg_release(cast[0]);
+    mg_release(cast[1]);
+    return out;
+fail:
+    mg_release(cast[0]);
+    mg_release(cast[1]);
+    return NULL;
+}
+
+/* ---- recording ------------------------------------------------------------ */
+void mg_node_free(mg_node *n) {
+    if (!n) return;
+    for (int i = 0; i < n->ninputs; i++) mg_release(n->inputs[i]);
+    mg_release(n->out);
+    free(n);
+}
+
+static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_tensor *out) {
+    mg_node *n = calloc(1, sizeof *n);
+    if (!n) return mg_seterr(MG_ENOMEM, "%s: out of memory recording the graph", op->name);
+    n->op = op;
+    n->ninputs = op->arity;
+    for (int i = 0; i < op->arity; i++) {
+        n->inputs[i] = mg_retain(in[i]);
+        n->versions[i] = in[i]->storage->version;
+    }
+    if (p) n->p = *p;
+    if (op->saves & MG_SAVES_OUT) {
+        if (!(n->out = mg_detach(out))) {
+            mg_node_free(n);
+            return MG_ENOMEM;
+        }
+        n->out_version = out->storage->version;
+    }
+    out->grad_fn = n;
+    out->requires_grad = true;
+    if (!mg_in_backward() && !mg_keep_grad())
+        for (int i = 0; i < op->arity; i++)
+            if (in[i]->requires_grad) {
+                mg_release(in[i]->grad);
+                in[i]->grad = NULL;
+            }
+    return MG_OK;
+}
+
+mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p) {
+    for (int i = 0; i < op->arity; i++)
+        if (!in[i]) {
+            mg_seterr(MG_EVALUE, "%s: input %d is missing", op->name, i + 1);
+            return NULL;
+        }
+    if (op->check && op->check(in)) return NULL;
+    mg_tensor *out = op->kind == MG_KIND_OTHER ? op->forward(in, p) : elementwise(op, in);
+    if (!out) return NULL;
+    if (!op->grad_name || !mg_grad_enabled() || !mg_dtype_is_float(out->dtype)) return out;
+    bool any = false;
+    for (int i = 0; i < op->arity; i++) any = any || in[i]->requires_grad;
+    if (any && record(op, in, p, out)) {
+        mg_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+mg_tensor *mg_node_output(mg_node *n) {
+    if (mg_grad_enabled()) return mg_apply(n->op, n->inputs, &n->p);
+    return mg_retain(n->out);
+}
+
+/* ---- named entry points for element-wise ops -------------------------- */
+static mg_tensor *apply1(const mg_opdef *op, mg_tensor *a) { return mg_apply(op, &a, NULL); }
+static mg_tensor *apply2(const mg_opdef *op, mg_tensor *a, mg_tensor *b) {
+    mg_tensor *in[2] = {a, b};
+    return mg_apply(op, in, NULL);
+}
+
+mg_tensor *mg_add(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_add, a, b); }
+mg_tensor *mg_sub(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_sub, a, b); }
+mg_tensor *mg_mul(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_mul, a, b); }
+mg_tensor *mg_div(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_div, a, b); }
+mg_tensor *mg_pow(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_pow, a, b); }
+mg_tensor *mg_floordiv(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_floordiv, a, b); }
+mg_tensor *mg_mod(mg_tensor *a, mg_tensor *b) { return apply2(&mg_op_mod, a, b); }
+mg_tensor *mg_neg(mg_tensor *a) { return apply1(&mg_op_neg, a); }
+mg_tensor *mg_exp(mg_tensor *a) { return apply1(&mg_op_exp, a); }
+mg_tensor *mg_log(mg_tensor *a) { return apply1(&mg_op_log, a); }
+mg_tensor *mg_sqrt(mg_tensor *a) { return apply1(&mg_op_sqrt, a); }
+mg_tensor *mg_sin(mg_tensor *a) { return apply1(&mg_op_sin, a); }
+mg_tensor *mg_cos(mg_tensor *a) { return apply1(&mg_op_cos, a); }
+mg_tensor *mg_tanh(mg_tensor *a) { return apply1(&mg_op_tanh, a); }
+mg_tensor *mg_abs(mg_tensor *a) { return apply1(&mg_op_abs, a); }
+mg_tensor *mg_square(mg_tensor *a) { return apply1(&mg_op_square, a); }
+mg_tensor *mg_sign(mg_tensor *a) { return apply1(&mg_op_sign, a); }

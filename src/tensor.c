@@ -1,0 +1,506 @@
+/* tensor.c — errors, dtypes, refcounted storage, tensor headers and views,
+ * creation, flat element access, broadcasting helpers, the strided walk and
+ * converting copies. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors ---------------------------------------------------------------- */
+static _Thread_local mg_err err_code;
+static _Thread_local char err_msg[512];
+
+int mg_errcode(void) { return (int)err_code; }
+const char *mg_errmsg(void) { return err_msg; }
+
+int mg_seterr(mg_err code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+    err_code = code;
+    return code;
+}
+
+const char *mg_shape_str(int ndim, const int64_t *shape, char *buf, size_t n) {
+    size_t used = (size_t)snprintf(buf, n, "{");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (used < n) snprintf(buf + used, n - used, "}");
+    return buf;
+}
+
+/* ---- dtypes ---------------------------------------------------------------- */
+static const char *const dtype_names[MG_NDTYPES] = {"float32", "float64", "int64", "bool"};
+static const size_t dtype_sizes[MG_NDTYPES] = {4, 8, 8, 1};
+static mg_dtype default_float = MG_FLOAT32;
+
+size_t mg_dtype_size(mg_dtype dt) { return dtype_sizes[dt]; }
+const char *mg_dtype_name(mg_dtype dt) { return dtype_names[dt]; }
+bool mg_dtype_is_float(mg_dtype dt) { return dt == MG_FLOAT32 || dt == MG_FLOAT64; }
+mg_dtype mg_default_float(void) { return default_float; }
+void mg_set_default_float(mg_dtype dt) {
+    if (mg_dtype_is_float(dt)) default_float = dt;
+}
+
+int mg_dtype_from_name(const char *name, mg_dtype *out) {
+    static const struct { const char *name; mg_dtype dt; } aliases[] = {
+        {"float32", MG_FLOAT32}, {"float", MG_FLOAT32}, {"float64", MG_FLOAT64},
+        {"double", MG_FLOAT64}, {"int64", MG_INT64},     {"long", MG_INT64},
+        {"bool", MG_BOOL},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcmp(name, aliases[i].name) == 0) {
+            *out = aliases[i].dt;
+            return MG_OK;
+        }
+    return mg_seterr(MG_EDTYPE, "unknown dtype '%s' (expected float32, float64, int64 or bool)", name);
+}
+
+/* bool < int64 < float32 < float64 */
+mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
+    static const int rank[MG_NDTYPES] = {2, 3, 1, 0};
+    return rank[a] >= rank[b] ? a : b;
+}
+
+/* ---- storage --------------------------------------------------------------- */
+static _Thread_local size_t bytes_allocated;
+
+size_t mg_bytes_allocated(void) { return bytes_allocated; }
+
+mg_storage *mg_storage_new(size_t nbytes) {
+    mg_storage *s = malloc(sizeof *s);
+    void *data = malloc(nbytes ? nbytes : 1);
+    if (!s || !data) {
+        free(s);
+        free(data);
+        mg_seterr(MG_ENOMEM, "out of memory allocating %zu bytes", nbytes);
+        return NULL;
+    }
+    s->refcount = 1;
+    s->nbytes = nbytes;
+    s->data = data;
+    s->version = 0;
+    bytes_allocated += nbytes + sizeof *s;
+    return s;
+}
+
+void mg_storage_release(mg_storage *s) {
+    if (s && --s->refcount == 0) {
+        free(s->data);
+        free(s);
+    }
+}
+
+/* ---- tensor headers ----------------------------------------------------- */
+mg_tensor *mg_tensor_alloc(void) {
+    mg_tensor *t = calloc(1, sizeof *t);
+    if (!t) {
+        mg_seterr(MG_ENOMEM, "out of memory allocating a tensor");
+        return NULL;
+    }
+    t->refcount = 1;
+    bytes_allocated += sizeof *t;
+    return t;
+}
+
+mg_tensor *mg_retain(mg_tensor *t) {
+    if (t) t->refcount++;
+    return t;
+}
+
+/* Frees t's header and storage reference, and queues what it owned. */
+static void free_one(mg_tensor *t, mg_tensor ***stack, size_t *n, size_t *cap) {
+    mg_tensor *owned[MG_MAXINPUTS + 2];
+    int nowned = 0;
+    if (t->grad_fn) {
+        mg_node *nd = t->grad_fn;
+        for (int i = 0; i < nd->ninputs; i++) owned[nowned++] = nd->inputs[i];
+        nd->ninputs = 0;
+        owned[nowned++] = nd->out;
+        nd->out = NULL;
+        mg_node_free(nd);
+    }
+    owned[nowned++] = t->grad;
+    mg_storage_release(t->storage);
+    free(t);
+    for (int i = 0; i < nowned; i++) {
+        mg_tensor *o = owned[i];
+        if (!o || --o->refcount > 0) continue;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            mg_tensor **ns = realloc(*stack, nc * sizeof *ns);
+            if (!ns) { /* cannot queue: free recursively instead (rare) */
+                o->refcount = 1;
+                mg_release(o);
+                continue;
+            }
+            *stack = ns;
+            *cap = nc;
+        }
+        (*stack)[(*n)++] = o;
+    }
+}
+
+/* Releases iteratively, so dropping a graph a million ops deep is safe. */
+void mg_release(mg_tensor *t) {
+    if (!t || --t->refcount > 0) return;
+    mg_tensor **stack = NULL;
+    size_t n = 0, cap = 0;
+    free_one(t, &stack, &n, &cap);
+    while (n > 0) free_one(stack[--n], &stack, &n, &cap);
+    free(stack);
+}
+
+int64_t mg_numel(const mg_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+void mg_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        stride[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+bool mg_is_contiguous(const mg_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s) return false;
+        s *= t->shape[i];
+    }
+    return true;
+}
+
+void *mg_data_ptr(const mg_tensor *t) {
+    return (char *)t->storage->data + t->offset * (int64_t)mg_dtype_size(t->dtype);
+}
+
+bool mg_same_shape(const mg_tensor *a, const mg_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+int mg_shape_numel(int ndim, const int64_t *shape, int64_t *out) {
+    char buf[256];
+    if (ndim < 0 || ndim > MG_MAXDIM)
+        return mg_seterr(MG_ESHAPE, "a tensor has at most %d axes, got %d", MG_MAXDIM, ndim);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return mg_seterr(MG_ESHAPE, "shape %s has a negative size",
+                             mg_shape_str(ndim, shape, buf, sizeof buf));
+        if (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])
+            return mg_seterr(MG_ENOMEM, "shape %s is too large",
+                             mg_shape_str(ndim, shape, buf, sizeof buf));
+        n *= shape[i];
+    }
+    *out = n;
+    return MG_OK;
+}
+
+/* ---- creation ------------------------------------------------------------- */
+mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt) {
+    int64_t n;
+    if (mg_shape_numel(ndim, shape, &n)) return NULL;
+    if ((uint64_t)n > SIZE_MAX / 8) {
+        mg_seterr(MG_ENOMEM, "tensor of %lld elements is too large", (long long)n);
+        return NULL;
+    }
+    mg_tensor *t = mg_tensor_alloc();
+    if (!t) return NULL;
+    t->storage = mg_storage_new((size_t)n * mg_dtype_size(dt));
+    if (!t->storage) {
+        free(t);
+        return NULL;
+    }
+    t->ndim = ndim;
+    t->dtype = dt;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    mg_contiguous_strides(ndim, shape, t->stride);
+    return t;
+}
+
+mg_tensor *mg_zeros(int ndim, const int64_t *shape, mg_dtype dt) {
+    mg_tensor *t = mg_empty(ndim, shape, dt);
+    if (t) memset(t->storage->data, 0, t->storage->nbytes);
+    return t;
+}
+
+static void fill(mg_tensor *t, double v, int64_t iv) {
+    int64_t n = mg_numel(t);
+    void *p = mg_data_ptr(t);
+    switch (t->dtype) {
+    case MG_FLOAT32: for (int64_t i = 0; i < n; i++) ((float *)p)[i] = (float)v; break;
+    case MG_FLOAT64: for (int64_t i = 0; i < n; i++) ((double *)p)[i] = v; break;
+    case MG_INT64: for (int64_t i = 0; i < n; i++) ((int64_t *)p)[i] = iv; break;
+    case MG_BOOL: memset(p, iv != 0, (size_t)n); break;
+    default: break;
+    }
+}
+
+mg_tensor *mg_full(int ndim, const int64_t *shape, double v, mg_dtype dt) {
+    if (!mg_dtype_is_float(dt) && !(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18)) {
+        mg_seterr(MG_EVALUE, "full: %g cannot be stored as %s", v, mg_dtype_name(dt));
+        return NULL;
+    }
+    mg_tensor *t = mg_empty(ndim, shape, dt);
+    if (t) fill(t, v, (int64_t)v);
+    return t;
+}
+
+mg_tensor *mg_full_int(int ndim, const int64_t *shape, int64_t v, mg_dtype dt) {
+    mg_tensor *t = mg_empty(ndim, shape, dt);
+    if (t) fill(t, (double)v, v);
+    return t;
+}
+
+mg_tensor *mg_scalar(double v, mg_dtype dt) { return mg_full(0, NULL, v, dt); }
+
+mg_tensor *mg_arange(double start, double stop, double step, mg_dtype dt) {
+    if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+        mg_seterr(MG_EVALUE, "arange: start, stop and step must be finite and step non-zero "
+                             "(got %g, %g, %g)", start, stop, step);
+        return NULL;
+    }
+    double count = ceil((stop - start) / step);
+    if (count < 0) count = 0;
+    if (count > 1e15) {
+        mg_seterr(MG_ENOMEM, "arange: %g elements is too many", count);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    mg_tensor *t = mg_empty(1, &n, dt);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == MG_INT64) mg_set_flat_int(t, i, (int64_t)start + i * (int64_t)step);
+        else mg_set_flat(t, i, start + (double)i * step);
+    }
+    return t;
+}
+
+mg_tensor *mg_linspace(double a, double b, int64_t n, mg_dtype dt) {
+    if (n < 0) {
+        mg_seterr(MG_EVALUE, "linspace: number of points must be >= 0, got %lld", (long long)n);
+        return NULL;
+    }
+    mg_tensor *t = mg_empty(1, &n, dt);
+    if (!t) return NULL;
+    double step = n > 1 ? (b - a) / (double)(n - 1) : 0;
+    for (int64_t i = 0; i < n; i++) mg_set_flat(t, i, i == n - 1 && n > 1 ? b : a + (double)i * step);
+    return t;
+}
+
+mg_tensor *mg_eye(int64_t n, int64_t m, mg_dtype dt) {
+    int64_t shape[2] = {n, m};
+    mg_tensor *t = mg_zeros(2, shape, dt);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n && i < m; i++) mg_set_flat(t, i * m + i, 1);
+    return t;
+}
+
+/* ---- flat access ------------------------------------------------------------ */
+static int64_t flat_offset(const mg_tensor *t, int64_t i) {
+    int64_t off = t->offset;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t k = i % t->shape[d];
+        i /= t->shape[d];
+        off += k * t->stride[d];
+    }
+    return off;
+}
+
+double mg_get_flat(const mg_tensor *t, int64_t i) {
+    const char *base = t->storage->data;
+    int64_t off = flat_offset(t, i);
+    switch (t->dtype) {
+    case MG_FLOAT32: return ((const float *)base)[off];
+    case MG_FLOAT64: return ((const double *)base)[off];
+    case MG_INT64: return (double)((const int64_t *)base)[off];
+    default: return ((const bool *)base)[off];
+    }
+}
+
+int64_t mg_get_flat_int(const mg_tensor *t, int64_t i) {
+    if (t->dtype == MG_INT64) return ((const int64_t *)t->storage->data)[flat_offset(t, i)];
+    if (t->dtype == MG_BOOL) return ((const bool *)t->storage->data)[flat_offset(t, i)];
+    double v = mg_get_flat(t, i);
+    return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18 ? (int64_t)v : 0;
+}
+
+void mg_set_flat(mg_tensor *t, int64_t i, double v) {
+    char *base = t->storage->data;
+    int64_t off = flat_offset(t, i);
+    switch (t->dtype) {
+    case MG_FLOAT32: ((float *)base)[off] = (float)v; break;
+    case MG_FLOAT64: ((double *)base)[off] = v; break;
+    case MG_INT64:
+        ((int64_t *)base)[off] = v >= -9.2233720368547758e18 && v < 9.2233720368547758e18 ? (int64_t)v : 0;
+        break;
+    default: ((bool *)base)[off] = v != 0; break;
+    }
+}
+
+void mg_set_flat_int(mg_tensor *t, int64_t i, int64_t v) {
+    if (t->dtype == MG_INT64) ((int64_t *)t->storage->data)[flat_offset(t, i)] = v;
+    else if (t->dtype == MG_BOOL) ((bool *)t->storage->data)[flat_offset(t, i)] = v != 0;
+    else mg_set_flat(t, i, (double)v);
+}
+
+/* ---- views -------------------------------------------------------------- */
+mg_tensor *mg_view(mg_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
+                   int64_t offset) {
+    mg_tensor *t = mg_tensor_alloc();
+    if (!t) return NULL;
+    t->storage = base->storage;
+    t->storage->refcount++;
+    t->dtype = base->dtype;
+    t->ndim = ndim;
+    t->offset = offset;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->stride[i] = stride[i];
+    }
+    return t;
+}
+
+mg_tensor *mg_detach(mg_tensor *a) {
+    return mg_view(a, a->ndim, a->shape, a->stride, a->offset);
+}
+
+/* ---- broadcasting ------------------------------------------------------------ */
+int mg_broadcast_shape(const char *op, const mg_tensor *a, const mg_tensor *b, int *ndim,
+                       int64_t *shape) {
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < n; i++) {
+        int ia = a->ndim - n + i, ib = b->ndim - n + i;
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char sa[256], sb[256];
+            return mg_seterr(MG_ESHAPE, "%s: shapes %s and %s cannot be broadcast together", op,
+                             mg_shape_str(a->ndim, a->shape, sa, sizeof sa),
+                             mg_shape_str(b->ndim, b->shape, sb, sizeof sb));
+        }
+        shape[i] = da == 1 ? db : da;
+    }
+    *ndim = n;
+    return MG_OK;
+}
+
+void mg_broadcast_strides(const mg_tensor *t, int ndim, const int64_t *shape, int64_t *stride) {
+    for (int i = 0; i < ndim; i++) {
+        int it = t->ndim - ndim + i;
+        stride[i] = (it < 0 || (t->shape[it] == 1 && shape[i] != 1)) ? 0 : t->stride[it];
+    }
+}
+
+/* ---- strided walk ------------------------------------------------------------ */
+#define MAXOPS 4
+
+void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
+                     const int64_t *const *st, const size_t *esz, mg_run_fn fn, void *ctx) {
+    int64_t idx[MG_MAXDIM] = {0};
+    char *p[MAXOPS];
+    int64_t inner[MAXOPS];
+    int64_t total = 1;
+    for (int d = 0; d < ndim; d++) total *= shape[d];
+    if (total == 0) return;
+    for (int k = 0; k < nops; k++) {
+        p[k] = base[k];
+        inner[k] = ndim ? st[k][ndim - 1] : 0;
+    }
+    if (ndim == 0) {
+        fn(p, inner, 1, ctx);
+        return;
+    }
+    int64_t run = shape[ndim - 1];
+    for (int64_t done = 0; done < total; done += run) {
+        fn(p, inner, run, ctx);
+        for (int d = ndim - 2; d >= 0; d--) { /* advance the outer counter */
+            idx[d]++;
+            for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)esz[k];
+            if (idx[d] < shape[d]) break;
+            for (int k = 0; k < nops; k++) p[k] -= st[k][d] * shape[d] * (int64_t)esz[k];
+            idx[d] = 0;
+        }
+    }
+}
+
+/* ---- converting copies ------------------------------------------------------ */
+typedef struct { mg_dtype from, to; } cast_ctx;
+
+static double load(const char *p, mg_dtype dt) {
+    switch (dt) {
+    case MG_FLOAT32: return *(const float *)p;
+    case MG_FLOAT64: return *(const double *)p;
+    case MG_INT64: return (double)*(const int64_t *)p;
+    default: return *(const bool *)p;
+    }
+}
+
+static void cast_run(char **p, const int64_t *st, int64_t n, void *vctx) {
+    const cast_ctx *c = vctx;
+    size_t es = mg_dtype_size(c->from), ed = mg_dtype_size(c->to);
+    char *src = p[0], *dst = p[1];
+    if (c->from == c->to) {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dst + i * st[1] * (int64_t)ed, src + i * st[0] * (int64_t)es, es);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const char *s = src + i * st[0] * (int64_t)es;
+        char *d = dst + i * st[1] * (int64_t)ed;
+        if (c->to == MG_INT64 && c->from == MG_BOOL) *(int64_t *)d = *(const bool *)s;
+        else if (c->to == MG_INT64) *(int64_t *)d = (int64_t)load(s, c->from);
+        else if (c->to == MG_FLOAT32) *(float *)d = c->from == MG_INT64 ? (float)*(const int64_t *)s
+                                                                        : (float)load(s, c->from);
+        else if (c->to == MG_FLOAT64) *(double *)d = load(s, c->from);
+        else *(bool *)d = c->from == MG_INT64 ? *(const int64_t *)s != 0 : load(s, c->from) != 0;
+    }
+}
+
+/* Float to int64 conversion of NaN, inf or out-of-range values is an error. */
+static int check_int_range(const mg_tensor *src) {
+    if (!mg_dtype_is_float(src->dtype)) return MG_OK;
+    int64_t n = mg_numel(src);
+    for (int64_t i = 0; i < n; i++) {
+        double v = mg_get_flat(src, i);
+        if (!(v >= -9.2233720368547758e18 && v < 9.2233720368547758e18))
+            return mg_seterr(MG_EVALUE, "astype: %g cannot be converted to int64", v);
+    }
+    return MG_OK;
+}
+
+int mg_copy_strided(mg_tensor *dst, const mg_tensor *src) {
+    if (dst->dtype == MG_INT64 && check_int_range(src)) return MG_EVALUE;
+    cast_ctx c = {src->dtype, dst->dtype};
+    char *base[2] = {(char *)mg_data_ptr(src), (char *)mg_data_ptr(dst)};
+    const int64_t *st[2] = {src->stride, dst->stride};
+    size_t esz[2] = {mg_dtype_size(src->dtype), mg_dtype_size(dst->dtype)};
+    mg_strided_walk(dst->ndim, dst->shape, 2, base, st, esz, cast_run, &c);
+    return MG_OK;
+}
+
+int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt) {
+    if (dt == MG_INT64 && check_int_range(src)) return MG_EVALUE;
+    int64_t cst[MG_MAXDIM];
+    mg_contiguous_strides(src->ndim, src->shape, cst);
+    if (src->dtype == dt && mg_is_contiguous(src)) {
+        memcpy(dst, mg_data_ptr(src), (size_t)mg_numel(src) * mg_dtype_size(dt));
+        return MG_OK;
+    }
+    cast_ctx c = {src->dtype, dt};
+    char *base[2] = {(char *)mg_data_ptr(src), dst};
+    const int64_t *st[2] = {src->stride, cst};
+    size_t esz[2] = {mg_dtype_size(src->dtype), mg_dtype_size(dt)};
+    mg_strided_walk(src->ndim, src->shape, 2, base, st, esz, cast_run, &c);
+    return MG_OK;
+}
