@@ -235,7 +235,10 @@ int mg_backward(mg_tensor *y, mg_tensor *grad, const mg_backward_opts *opts) {
         if (live(order.v[k])) rc = check_versions(order.v[k]->grad_fn);
     if (!rc) rc = backward_pass(&order, head);
     else mg_release(head);
-    if (!rc && !o.retain_graph)
+    /* The gradient recorded under create_graph runs through the forward graph
+     * (the intermediates it reads), so that graph must stay (as PyTorch's
+     * retain_graph defaults to create_graph). */
+    if (!rc && !o.retain_graph && !o.create_graph)
         for (size_t k = 0; k < order.n; k++) {
             mg_node *n = order.v[k]->grad_fn;
             if (!n || n->freed) continue;

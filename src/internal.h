@@ -103,6 +103,8 @@ void mg_broadcast_strides(const mg_tensor *t, int ndim, const int64_t *shape, in
 mg_dtype mg_promote(mg_dtype a, mg_dtype b);
 /* Converting copy of src (any layout) into the contiguous buffer dst of dtype dt. */
 int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt);
+/* A contiguous copy of a in dtype dt (no recording). */
+mg_tensor *mg_copy_of(mg_tensor *a, mg_dtype dt);
 /* Copies src into dst's layout (shapes must match; dtypes may differ). */
 int mg_copy_strided(mg_tensor *dst, const mg_tensor *src);
 

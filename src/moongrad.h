@@ -174,7 +174,7 @@ bool mg_keep_grad(void);
 
 typedef struct mg_backward_opts {
     bool retain_graph;
-    bool create_graph;
+    bool create_graph; /* records the pass; implies retain_graph */
 } mg_backward_opts;
 /* Backpropagates from y; grad (may be NULL: ones) must broadcast to y's shape.
  * Sets .grad on every variable y depends on.  A constant y is a no-op. */

@@ -22,16 +22,6 @@ static void binary_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     c->op->binary[c->ci](p[0], st[0], p[1], st[1], p[2], n);
 }
 
-/* A contiguous copy of t in dtype dt (no recording). */
-static mg_tensor *cast_copy(mg_tensor *t, mg_dtype dt) {
-    mg_tensor *c = mg_empty(t->ndim, t->shape, dt);
-    if (c && mg_copy_cast(t, mg_data_ptr(c), dt)) {
-        mg_release(c);
-        return NULL;
-    }
-    return c;
-}
-
 static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
     mg_dtype cd = in[0]->dtype;
     for (int i = 1; i < op->arity; i++) cd = mg_promote(cd, in[i]->dtype);
@@ -48,7 +38,7 @@ static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
     for (int i = 0; i < op->arity; i++) {
         use[i] = in[i];
         if (in[i]->dtype != cd) {
-            if (!(cast[i] = cast_copy(in[i], cd))) goto fail;
+            if (!(cast[i] = mg_copy_of(in[i], cd))) goto fail;
             use[i] = cast[i];
         }
     }

@@ -32,11 +32,8 @@ static mg_tensor *as_blas_operand(mg_tensor *t, mat_layout *l) {
     int n = t->ndim;
     if (blas_layout(t->shape[n - 2], t->shape[n - 1], t->stride[n - 2], t->stride[n - 1], l))
         return mg_retain(t);
-    mg_tensor *c = mg_empty(t->ndim, t->shape, t->dtype);
-    if (!c || mg_copy_cast(t, mg_data_ptr(c), t->dtype)) {
-        mg_release(c);
-        return NULL;
-    }
+    mg_tensor *c = mg_copy_of(t, t->dtype);
+    if (!c) return NULL;
     blas_layout(c->shape[n - 2], c->shape[n - 1], c->stride[n - 2], c->stride[n - 1], l);
     return c;
 }
@@ -129,8 +126,10 @@ static mg_tensor *matmul_fw(mg_tensor **in, const mg_params *p) {
             idx[i] = 0;
         }
     }
-    if (A != a) mg_release(A);
-    if (B != b) mg_release(B);
+    if (a->dtype != MG_INT64) { /* as_blas_operand returned new references */
+        mg_release(A);
+        mg_release(B);
+    }
     return out;
 }
 

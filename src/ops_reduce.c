@@ -33,6 +33,24 @@ static int check_axes(const char *op, const mg_tensor *a, uint32_t *axes) {
 
 typedef struct { mg_dtype dt; } acc_ctx;
 
+/* acc[i * sa] += x[i * sx]; a run into one accumulator sums locally first. */
+static void acc_f32(const float *x, int64_t sx, double *acc, int64_t sa, int64_t n) {
+    double s = 0;
+    if (sa == 0) {
+        for (int64_t i = 0; i < n; i++) s += x[i * sx];
+        acc[0] += s;
+    } else
+        for (int64_t i = 0; i < n; i++) acc[i * sa] += x[i * sx];
+}
+static void acc_f64(const double *x, int64_t sx, double *acc, int64_t sa, int64_t n) {
+    double s = 0;
+    if (sa == 0) {
+        for (int64_t i = 0; i < n; i++) s += x[i * sx];
+        acc[0] += s;
+    } else
+        for (int64_t i = 0; i < n; i++) acc[i * sa] += x[i * sx];
+}
+
 static void acc_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     const acc_ctx *c = vctx;
     if (c->dt == MG_INT64 || c->dt == MG_BOOL) {
@@ -42,24 +60,8 @@ static void acc_run(char **p, const int64_t *st, int64_t n, void *vctx) {
                                                 : ((const bool *)p[0])[i * st[0]];
         return;
     }
-    double *acc = (double *)p[1];
-    if (c->dt == MG_FLOAT32) {
-        const float *x = (const float *)p[0];
-        if (st[1] == 0) {
-            double s = 0;
-            for (int64_t i = 0; i < n; i++) s += x[i * st[0]];
-            acc[0] += s;
-        } else
-            for (int64_t i = 0; i < n; i++) acc[i * st[1]] += x[i * st[0]];
-    } else {
-        const double *x = (const double *)p[0];
-        if (st[1] == 0) {
-            double s = 0;
-            for (int64_t i = 0; i < n; i++) s += x[i * st[0]];
-            acc[0] += s;
-        } else
-            for (int64_t i = 0; i < n; i++) acc[i * st[1]] += x[i * st[0]];
-    }
+    if (c->dt == MG_FLOAT32) acc_f32((const float *)p[0], st[0], (double *)p[1], st[1], n);
+    else acc_f64((const double *)p[0], st[0], (double *)p[1], st[1], n);
 }
 
 /* Sums a over axes into a new tensor of dtype out_dt, then scales by `scale`

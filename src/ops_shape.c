@@ -11,23 +11,13 @@ static mg_params params0(void) {
     return p;
 }
 
-/* A contiguous copy of a (no recording). */
-static mg_tensor *copy_of(mg_tensor *a, mg_dtype dt) {
-    mg_tensor *c = mg_empty(a->ndim, a->shape, dt);
-    if (c && mg_copy_cast(a, mg_data_ptr(c), dt)) {
-        mg_release(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* ---- reshape --------------------------------------------------------------- */
 static mg_tensor *reshape_fw(mg_tensor **in, const mg_params *p) {
     mg_tensor *a = in[0];
     int64_t st[MG_MAXDIM];
     mg_contiguous_strides(p->ndim, p->shape, st);
     if (mg_is_contiguous(a)) return mg_view(a, p->ndim, p->shape, st, a->offset);
-    mg_tensor *c = copy_of(a, a->dtype);
+    mg_tensor *c = mg_copy_of(a, a->dtype);
     mg_tensor *v = c ? mg_view(c, p->ndim, p->shape, st, 0) : NULL;
     mg_release(c);
     return v;
@@ -267,7 +257,7 @@ static int write_into(mg_tensor *dst, mg_tensor *v) {
         return mg_seterr(MG_ESHAPE, "setitem: cannot write a value of shape %s into a region of shape %s",
                          mg_shape_str(v->ndim, v->shape, sa, sizeof sa),
                          mg_shape_str(dst->ndim, dst->shape, sb, sizeof sb));
-    mg_tensor *src = v->storage == dst->storage ? copy_of(v, v->dtype) : mg_retain(v);
+    mg_tensor *src = v->storage == dst->storage ? mg_copy_of(v, v->dtype) : mg_retain(v);
     if (!src) return MG_ENOMEM;
     mg_broadcast_strides(src, dst->ndim, dst->shape, st);
     mg_tensor *b = mg_view(src, dst->ndim, dst->shape, st, src->offset);
@@ -280,7 +270,7 @@ static int write_into(mg_tensor *dst, mg_tensor *v) {
 
 /* out = a with v written at idx (out of place). */
 static mg_tensor *index_put_fw(mg_tensor **in, const mg_params *p) {
-    mg_tensor *out = copy_of(in[0], in[0]->dtype);
+    mg_tensor *out = mg_copy_of(in[0], in[0]->dtype);
     mg_tensor *v = out ? index_view(out, p->nidx, p->idx) : NULL;
     int rc = v ? write_into(v, in[1]) : MG_ENOMEM;
     mg_release(v);
@@ -348,10 +338,10 @@ int mg_copy_into(mg_tensor *dst, mg_tensor *src) {
 }
 
 /* ---- dtype conversion, clone, contiguous --------------------------------- */
-static mg_tensor *astype_fw(mg_tensor **in, const mg_params *p) { return copy_of(in[0], p->dtype); }
+static mg_tensor *astype_fw(mg_tensor **in, const mg_params *p) { return mg_copy_of(in[0], p->dtype); }
 static mg_tensor *clone_fw(mg_tensor **in, const mg_params *p) {
     (void)p;
-    return copy_of(in[0], in[0]->dtype);
+    return mg_copy_of(in[0], in[0]->dtype);
 }
 /* The engine casts the gradient back to the input's dtype. */
 static int identity_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {

@@ -489,6 +489,15 @@ int mg_copy_strided(mg_tensor *dst, const mg_tensor *src) {
     return MG_OK;
 }
 
+mg_tensor *mg_copy_of(mg_tensor *a, mg_dtype dt) {
+    mg_tensor *c = mg_empty(a->ndim, a->shape, dt);
+    if (c && mg_copy_cast(a, mg_data_ptr(c), dt)) {
+        mg_release(c);
+        return NULL;
+    }
+    return c;
+}
+
 int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt) {
     if (dt == MG_INT64 && check_int_range(src)) return MG_EVALUE;
     int64_t cst[MG_MAXDIM];

@@ -14,10 +14,10 @@ static bool is_backward_opts(lua_State *L, int idx) {
 static int m_backward(lua_State *L) {
     mg_tensor *y = lmg_check(L, 1, "backward");
     int opts = 3;
-    if (is_backward_opts(L, 2)) {
-        opts = 2;
+    if (is_backward_opts(L, 2)) { /* y:backward(opts): no head gradient */
+        lua_settop(L, 2);
         lua_pushnil(L);
-        lua_replace(L, 2);
+        lua_insert(L, 2);
     }
     mg_tensor *g = NULL, *tmp = NULL;
     if (lua_type(L, 2) == LUA_TNUMBER) tmp = g = lmg_scalar_for(L, 2, y);

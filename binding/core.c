@@ -216,21 +216,26 @@ static int push_property(lua_State *L, mg_tensor *t, const char *key) {
     return 1;
 }
 
-/* __index: methods (upvalue 1), then properties, then indexing. */
+/* x[":"]: the key ":" is an index (the whole axis), not a name. */
+static bool is_whole_axis(lua_State *L, int idx) { return strcmp(lua_tostring(L, idx), ":") == 0; }
+
+/* __index: methods (upvalue 1), then properties, then indexing.  Methods
+ * are found even on a closed tensor, so the method's own check names it. */
 static int t_index(lua_State *L) {
-    mg_tensor *t = lmg_check(L, 1, "index");
-    if (lua_type(L, 2) == LUA_TSTRING) {
+    if (lua_type(L, 2) == LUA_TSTRING && !is_whole_axis(L, 2)) {
+        const char *key = lua_tostring(L, 2);
         lua_pushvalue(L, 2);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-        if (push_property(L, t, lua_tostring(L, 2))) return 1;
-        return luaL_error(L, "tensor has no property or method '%s'", lua_tostring(L, 2));
+        if (push_property(L, lmg_check(L, 1, key), key)) return 1;
+        return luaL_error(L, "tensor has no property or method '%s'", key);
     }
+    lmg_check(L, 1, "index");
     return lmg_index_get(L);
 }
 
 static int t_newindex(lua_State *L) {
     lmg_check(L, 1, "setitem");
-    if (lua_type(L, 2) == LUA_TSTRING)
+    if (lua_type(L, 2) == LUA_TSTRING && !is_whole_axis(L, 2))
         return luaL_error(L, "cannot assign to tensor property '%s'", lua_tostring(L, 2));
     return lmg_index_set(L);
 }

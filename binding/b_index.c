@@ -169,6 +169,15 @@ static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, cons
     return n;
 }
 
+/* A permutation must name each axis once (said 1-based, as the user wrote it). */
+static void check_perm(lua_State *L, const int *axes, int n, const char *fn) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (axes[i] == axes[j])
+                luaL_error(L, "%s: axis %d is repeated; the axes must be a permutation of 1..%d", fn,
+                           axes[i] + 1, n);
+}
+
 static int m_permute(lua_State *L) {
     mg_tensor *t = lmg_checklike(L, 1, "permute");
     int axes[MG_MAXDIM];
@@ -176,19 +185,24 @@ static int m_permute(lua_State *L) {
     if (n != t->ndim)
         return luaL_error(L, "permute: expected %d axes for a tensor with %d axes, got %d", t->ndim,
                           t->ndim, n);
+    check_perm(L, axes, n, "permute");
     lmg_push(L, mg_permute(t, axes), "permute");
     return 1;
 }
 
-/* x:transpose() reverses the axes; x:transpose(i, j) swaps two axes;
- * x:transpose{...} (or ndim integers) is a full permutation. */
+/* x:transpose() reverses the axes; x:transpose(i, j) swaps two axes (as
+ * Torch7 and PyTorch); x:transpose{...} or ndim > 2 integers is a full
+ * permutation (as NumPy). */
 static int m_transpose(lua_State *L) {
     mg_tensor *t = lmg_checklike(L, 1, "transpose");
     int axes[MG_MAXDIM];
     int n = read_axes(L, 2, t, axes, "transpose");
     if (n == 0) lmg_push(L, mg_transpose(t), "transpose");
-    else if (n == 2 && t->ndim != 2 && !lua_istable(L, 2)) lmg_push(L, mg_swapaxes(t, axes[0], axes[1]), "transpose");
-    else if (n == t->ndim) lmg_push(L, mg_permute(t, axes), "transpose");
+    else if (n == 2 && !lua_istable(L, 2)) lmg_push(L, mg_swapaxes(t, axes[0], axes[1]), "transpose");
+    else if (n == t->ndim) {
+        check_perm(L, axes, n, "transpose");
+        lmg_push(L, mg_permute(t, axes), "transpose");
+    }
     else return luaL_error(L, "transpose: expected no axes, two axes or %d axes, got %d", t->ndim, n);
     return 1;
 }

@@ -1,0 +1,52 @@
+-- moongrad-scm-1.rockspec: LuaRocks build of moongrad (the C core in src/ and
+-- the Lua 5.4 binding in binding/) for `luarocks make` from a checkout.
+-- The builtin backend has no globs: every .c file in src/ and binding/
+-- must be listed below (`make rockspec-check` enforces this).
+rockspec_format = "3.0"
+package = "moongrad"
+version = "scm-1"
+
+source = {
+   -- `luarocks make` builds the checkout it runs in and never fetches this.
+   url = ".",
+}
+
+description = {
+   summary = "Tensors with reverse-mode autograd: a C11 core with a Lua 5.4 binding",
+}
+
+dependencies = {
+   "lua >= 5.4",
+}
+
+build = {
+   type = "builtin",
+   modules = {
+      ["moongrad.core"] = {
+         sources = {
+            "src/autograd.c",
+            "src/format.c",
+            "src/ops.c",
+            "src/ops_elementwise.c",
+            "src/ops_matmul.c",
+            "src/ops_reduce.c",
+            "src/ops_shape.c",
+            "src/random.c",
+            "src/tensor.c",
+            "binding/b_autograd.c",
+            "binding/b_create.c",
+            "binding/b_index.c",
+            "binding/b_ops.c",
+            "binding/core.c",
+         },
+         -- cblas.h lives under the multiarch include dir on Debian/Ubuntu
+         -- (libopenblas-dev). The sources are plain C11; luarocks' builtin
+         -- backend has no per-module flags, so they build with the
+         -- compiler's default dialect (gcc: gnu17) and CFLAGS from the
+         -- luarocks config (`luarocks make CFLAGS="-O2 -fPIC -std=c11"`).
+         incdirs = { "src", "binding", "/usr/include/x86_64-linux-gnu" },
+         libraries = { "openblas", "m" },
+      },
+      ["moongrad"] = "lua/moongrad/init.lua",
+   },
+}
