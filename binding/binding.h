@@ -61,6 +61,12 @@ extern const luaL_Reg lmg_autograd_funcs[];  /* b_autograd.c */
 extern const luaL_Reg lmg_autograd_methods[];
 extern const luaL_Reg lmg_index_methods[];   /* b_index.c: indexing, shape ops */
 extern const luaL_Reg lmg_index_funcs[];
+extern const luaL_Reg lmg_math_funcs[], lmg_math_methods[];       /* b_math.c */
+extern const luaL_Reg lmg_stats_funcs[], lmg_stats_methods[];     /* b_stats.c */
+extern const luaL_Reg lmg_shape_funcs[], lmg_shape_methods[];     /* b_shape.c */
+extern const luaL_Reg lmg_linalg_funcs[], lmg_linalg_methods[];   /* b_linalg.c */
+extern const luaL_Reg lmg_inplace_funcs[], lmg_inplace_methods[]; /* b_inplace.c */
+extern const luaL_Reg lmg_extend_funcs[], lmg_extend_methods[];   /* b_extend.c */
 int lmg_index_get(lua_State *L);             /* __index for numbers and tables */
 int lmg_index_set(lua_State *L);             /* __newindex */
 

@@ -254,6 +254,12 @@ int luaopen_moongrad_core(lua_State *L) {
     add_all(L, lmg_ops_methods);
     add_all(L, lmg_autograd_methods);
     add_all(L, lmg_index_methods);
+    add_all(L, lmg_math_methods);
+    add_all(L, lmg_stats_methods);
+    add_all(L, lmg_shape_methods);
+    add_all(L, lmg_linalg_methods);
+    add_all(L, lmg_inplace_methods);
+    add_all(L, lmg_extend_methods);
     int methods = lua_gettop(L);
 
     luaL_newmetatable(L, LMG_TENSOR);
@@ -269,6 +275,12 @@ int luaopen_moongrad_core(lua_State *L) {
     add_all(L, lmg_ops_funcs);
     add_all(L, lmg_autograd_funcs);
     add_all(L, lmg_index_funcs);
+    add_all(L, lmg_math_funcs);
+    add_all(L, lmg_stats_funcs);
+    add_all(L, lmg_shape_funcs);
+    add_all(L, lmg_linalg_funcs);
+    add_all(L, lmg_inplace_funcs);
+    add_all(L, lmg_extend_funcs);
     lua_pushvalue(L, methods);
     lua_setfield(L, -2, "methods");
     return 1;

@@ -16,6 +16,11 @@ typedef struct mg_params {
     int nidx;                      /* indexing */
     mg_index idx[MG_MAXDIM];
     mg_dtype dtype;                /* astype */
+    /* general-purpose fields for ops that need a few more numbers */
+    int axis;                      /* a single axis (0-based) */
+    int64_t ival[MG_MAXDIM];       /* integers: sizes, counts, pads, ... */
+    double dval[4];                /* scalars: ddof, clip bounds, pad value, ... */
+    char spec[64];                 /* a short string, e.g. einsum subscripts */
 } mg_params;
 
 typedef struct mg_opdef mg_opdef;
@@ -29,6 +34,9 @@ struct mg_node {
     uint64_t out_version;
     mg_params p;
     bool freed;                        /* graph released by backward */
+    /* an op defined outside the library (custom.c) keeps its state here */
+    void *ctx;
+    void (*ctx_free)(void *ctx);
 };
 
 /* Element-wise loops over one run of n elements; strides in elements

@@ -164,6 +164,27 @@ mg_tensor *mg_detach(mg_tensor *a);                   /* constant view sharing s
 /* Copies src (broadcast) into dst in place; bumps dst's version. */
 int mg_copy_into(mg_tensor *dst, mg_tensor *src);
 
+/* ---- math: ops_math.c: more element-wise math, comparisons, where, clip, any/all ---- */
+/* (end math) */
+
+/* ---- stats: ops_stats.c: var/std, max/min, prod, argmax/argmin, cumsum/cumprod, logsumexp ---- */
+/* (end stats) */
+
+/* ---- join: ops_join.c: squeeze/unsqueeze, flatten, moveaxis, concatenate, stack, split, repeat, tile, flip, pad ---- */
+/* (end join) */
+
+/* ---- gather: ops_gather.c: indexing with bool masks and int64 index tensors ---- */
+/* (end gather) */
+
+/* ---- linalg: ops_linalg.c, einsum.c: einsum, dot, outer, multi_matmul, norm, trace, diagonal ---- */
+/* (end linalg) */
+
+/* ---- inplace: inplace.c: in-place ops (add_, mul_, fill_, ...) and the version counter ---- */
+/* (end inplace) */
+
+/* ---- extend: custom.c, graph_dot.c: ops defined by the caller, the graph as DOT text ---- */
+/* (end extend) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

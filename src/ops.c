@@ -76,6 +76,7 @@ void mg_node_free(mg_node *n) {
     if (!n) return;
     for (int i = 0; i < n->ninputs; i++) mg_release(n->inputs[i]);
     mg_release(n->out);
+    if (n->ctx_free) n->ctx_free(n->ctx);
     free(n);
 }
 

@@ -46,6 +46,10 @@ function mg.enable_grad(fn) return with_mode(true, fn) end
 function mg.keep_grads(on) return core.set_keep_grad(on) end
 
 mg.zero_grads = mg.null_grads
+
+-- Lua-side parts, each a function that installs into mg
+require("moongrad.autograd")(mg, core)
+require("moongrad.graph")(mg, core)
 mg.Tensor = "moongrad.Tensor"
 
 return mg

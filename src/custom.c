@@ -1,0 +1,2 @@
+/* custom.c — (being written) */
+#include "internal.h"

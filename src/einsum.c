@@ -1,0 +1,2 @@
+/* einsum.c — (being written) */
+#include "internal.h"

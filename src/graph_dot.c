@@ -1,0 +1,2 @@
+/* graph_dot.c — (being written) */
+#include "internal.h"

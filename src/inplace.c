@@ -1,0 +1,2 @@
+/* inplace.c — (being written) */
+#include "internal.h"

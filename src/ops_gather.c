@@ -1,0 +1,2 @@
+/* ops_gather.c — (being written) */
+#include "internal.h"

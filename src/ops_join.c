@@ -1,0 +1,2 @@
+/* ops_join.c — (being written) */
+#include "internal.h"

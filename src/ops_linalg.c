@@ -1,0 +1,2 @@
+/* ops_linalg.c — (being written) */
+#include "internal.h"

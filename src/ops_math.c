@@ -1,0 +1,2 @@
+/* ops_math.c — (being written) */
+#include "internal.h"

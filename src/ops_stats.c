@@ -1,0 +1,2 @@
+/* ops_stats.c — (being written) */
+#include "internal.h"
