@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define MG_MAXDIM 16    /* most axes a tensor may have */
-#define MG_MAXINPUTS 4  /* most inputs a recorded op may have */
+#define MG_MAXINPUTS 8  /* most inputs a recorded op may have */
 
 typedef enum { MG_FLOAT32, MG_FLOAT64, MG_INT64, MG_BOOL, MG_NDTYPES } mg_dtype;
 
