@@ -30,10 +30,19 @@ DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks
 
 .PHONY: all c-example deps test sanitize valgrind rockspec-check install-check demo install uninstall clean
 
+OBJ_DIR   = build/obj
+CORE_OBJ  = $(patsubst %.c,$(OBJ_DIR)/%.o,$(CORE_SRC))
+BIND_OBJ  = $(patsubst %.c,$(OBJ_DIR)/%.o,$(BIND_SRC))
+
 all: $(CORE_SO)
 
-$(CORE_SO): $(CORE_SRC) $(BIND_SRC) $(HEADERS)
-	$(CC) $(WARN) $(CFLAGS) -fPIC -shared $(CPPFLAGS) -o $@ $(CORE_SRC) $(BIND_SRC) $(LDLIBS)
+# One object per source file, so a change rebuilds only what it touches.
+$(OBJ_DIR)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -fPIC $(CPPFLAGS) -c -o $@ $<
+
+$(CORE_SO): $(CORE_OBJ) $(BIND_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 # Installs the Debian packages that are missing (a no-op when all are there).
 deps:
@@ -49,12 +58,11 @@ deps:
 c-example: build/c_api
 	./build/c_api
 
-build/c_api: examples/c_api.c $(CORE_SRC) $(HEADERS)
-	@mkdir -p build
-	$(CC) $(WARN) $(CFLAGS) -Isrc -I$(BLAS_INC) -o $@ examples/c_api.c $(CORE_SRC) $(LDLIBS)
+build/c_api: examples/c_api.c $(CORE_OBJ)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -o $@ examples/c_api.c $(CORE_OBJ) $(LDLIBS)
 
 test: deps rockspec-check
-	$(MAKE) all c-example
+	$(MAKE) -j2 all c-example
 	$(LUA) /usr/bin/busted
 
 # The same specs against an ASan+UBSan build of core.so (LD_PRELOAD brings the
