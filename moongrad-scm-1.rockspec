@@ -30,6 +30,8 @@ build = {
             "src/format.c",
             "src/graph_dot.c",
             "src/inplace.c",
+            "src/nn_conv.c",
+            "src/nn_pool.c",
             "src/ops.c",
             "src/ops_elementwise.c",
             "src/ops_gather.c",
@@ -48,6 +50,7 @@ build = {
             "binding/b_index.c",
             "binding/b_inplace.c",
             "binding/b_linalg.c",
+            "binding/b_nnet.c",
             "binding/b_math.c",
             "binding/b_ops.c",
             "binding/b_shape.c",
@@ -65,5 +68,6 @@ build = {
       ["moongrad"] = "lua/moongrad/init.lua",
       ["moongrad.autograd"] = "lua/moongrad/autograd.lua",
       ["moongrad.graph"] = "lua/moongrad/graph.lua",
+      ["moongrad.nnet"] = "lua/moongrad/nnet.lua",
    },
 }

@@ -67,6 +67,7 @@ extern const luaL_Reg lmg_shape_funcs[], lmg_shape_methods[];     /* b_shape.c *
 extern const luaL_Reg lmg_linalg_funcs[], lmg_linalg_methods[];   /* b_linalg.c */
 extern const luaL_Reg lmg_inplace_funcs[], lmg_inplace_methods[]; /* b_inplace.c */
 extern const luaL_Reg lmg_extend_funcs[], lmg_extend_methods[];   /* b_extend.c */
+extern const luaL_Reg lmg_nnet_funcs[];                           /* b_nnet.c: core.nnet */
 int lmg_index_get(lua_State *L);             /* __index for numbers and tables */
 int lmg_index_set(lua_State *L);             /* __newindex */
 

@@ -283,5 +283,8 @@ int luaopen_moongrad_core(lua_State *L) {
     add_all(L, lmg_extend_funcs);
     lua_pushvalue(L, methods);
     lua_setfield(L, -2, "methods");
+    lua_newtable(L);
+    add_all(L, lmg_nnet_funcs);
+    lua_setfield(L, -2, "nnet");
     return 1;
 }

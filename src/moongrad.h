@@ -185,6 +185,9 @@ int mg_copy_into(mg_tensor *dst, mg_tensor *src);
 /* ---- extend: custom.c, graph_dot.c: ops defined by the caller, the graph as DOT text ---- */
 /* (end extend) */
 
+/* ---- nnet: nn_conv.c, nn_pool.c: convolution and pooling kernels ---- */
+/* (end nnet) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

@@ -6,7 +6,7 @@ local core = require("moongrad.core")
 
 local mg = {}
 for k, v in pairs(core) do
-  if k ~= "methods" then mg[k] = v end
+  if k ~= "methods" and k ~= "nnet" then mg[k] = v end
 end
 
 mg.methods = core.methods          -- tensor methods; add your own here
@@ -50,6 +50,7 @@ mg.zero_grads = mg.null_grads
 -- Lua-side parts, each a function that installs into mg
 require("moongrad.autograd")(mg, core)
 require("moongrad.graph")(mg, core)
+require("moongrad.nnet")(mg, core)
 mg.Tensor = "moongrad.Tensor"
 
 return mg

@@ -1,0 +1,2 @@
+/* nn_conv.c — (being written) */
+#include "internal.h"

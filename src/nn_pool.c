@@ -1,0 +1,2 @@
+/* nn_pool.c — (being written) */
+#include "internal.h"
