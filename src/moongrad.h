@@ -165,6 +165,57 @@ mg_tensor *mg_detach(mg_tensor *a);                   /* constant view sharing s
 int mg_copy_into(mg_tensor *dst, mg_tensor *src);
 
 /* ---- math: ops_math.c: more element-wise math, comparisons, where, clip, any/all ---- */
+/* Float-valued functions: integer inputs compute in the default float dtype;
+ * values outside a function's domain give NaN (as NumPy), not an error. */
+mg_tensor *mg_tan(mg_tensor *a);
+mg_tensor *mg_arcsin(mg_tensor *a);
+mg_tensor *mg_arccos(mg_tensor *a);
+mg_tensor *mg_arctan(mg_tensor *a);
+mg_tensor *mg_sinh(mg_tensor *a);
+mg_tensor *mg_cosh(mg_tensor *a);
+mg_tensor *mg_arcsinh(mg_tensor *a);
+mg_tensor *mg_arccosh(mg_tensor *a);
+mg_tensor *mg_arctanh(mg_tensor *a);
+mg_tensor *mg_exp2(mg_tensor *a);
+mg_tensor *mg_expm1(mg_tensor *a);
+mg_tensor *mg_log2(mg_tensor *a);
+mg_tensor *mg_log10(mg_tensor *a);
+mg_tensor *mg_log1p(mg_tensor *a);
+mg_tensor *mg_cbrt(mg_tensor *a);
+mg_tensor *mg_reciprocal(mg_tensor *a);                 /* 1 / x, a float even for integers */
+/* Constant results; integers stay int64.  round goes half to even and, for
+ * decimals != 0, rounds rint(x * 10^decimals) / 10^decimals (as NumPy). */
+mg_tensor *mg_floor(mg_tensor *a);
+mg_tensor *mg_ceil(mg_tensor *a);
+mg_tensor *mg_round(mg_tensor *a, int decimals);
+mg_tensor *mg_arctan2(mg_tensor *y, mg_tensor *x);
+/* NaN propagates; on ties the gradient is split evenly (as MyGrad). */
+mg_tensor *mg_maximum(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_minimum(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_logaddexp(mg_tensor *a, mg_tensor *b);   /* log(e^a + e^b), stable */
+/* Bool results (constant).  Logical ops read any dtype, non-zero = true. */
+mg_tensor *mg_equal(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_not_equal(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_less(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_less_equal(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_greater(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_greater_equal(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_logical_and(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_logical_or(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_logical_xor(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_logical_not(mg_tensor *a);
+mg_tensor *mg_isnan(mg_tensor *a);
+mg_tensor *mg_isinf(mg_tensor *a);
+mg_tensor *mg_isfinite(mg_tensor *a);
+/* cond ? a : b element-wise, all three broadcast together; cond is read as
+ * bool (non-zero = true).  The gradient goes to a where cond, to b elsewhere. */
+mg_tensor *mg_where(mg_tensor *cond, mg_tensor *a, mg_tensor *b);
+/* min(max(x, lo), hi); lo or hi may be NULL (not both).  Gradient: to x
+ * where lo <= x <= hi, to a bound where it was taken. */
+mg_tensor *mg_clip(mg_tensor *x, mg_tensor *lo, mg_tensor *hi);
+/* Bool reductions of any dtype (non-zero = true); axes as for mg_sum. */
+mg_tensor *mg_any(mg_tensor *a, uint32_t axes, bool keepdims);
+mg_tensor *mg_all(mg_tensor *a, uint32_t axes, bool keepdims);
 /* (end math) */
 
 /* ---- stats: ops_stats.c: var/std, max/min, prod, argmax/argmin, cumsum/cumprod, logsumexp ---- */
