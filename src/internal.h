@@ -62,9 +62,10 @@ typedef int (*mg_backward_fn)(mg_node *n, mg_tensor *g, mg_tensor **gin);
 /* Forward of a non-element-wise op: computes the output, records nothing. */
 typedef mg_tensor *(*mg_forward_fn)(mg_tensor **in, const mg_params *p);
 
-#define MG_SAVES_IN0 1u   /* backward reads input 0's values */
-#define MG_SAVES_IN1 2u
-#define MG_SAVES_OUT 4u   /* backward reads the output's values */
+#define MG_SAVES_IN(i) (1u << (i))  /* backward reads input i's values (i < 8) */
+#define MG_SAVES_IN0 MG_SAVES_IN(0)
+#define MG_SAVES_IN1 MG_SAVES_IN(1)
+#define MG_SAVES_OUT (1u << 31)     /* backward reads the output's values */
 
 struct mg_opdef {
     const char *name;         /* "mul": used in error messages */

@@ -536,10 +536,10 @@ out:
     return rc;
 }
 
-/* Saves: x and lo; MG_SAVES_OUT's bit (1 << 2) is also what the version check
- * reads for input 2 (hi), so hi's in-place edits are caught too. */
+/* Backward reads x and both bounds. */
 static const mg_opdef op_clip = {.name = "clip", .grad_name = "ClipBackward", .arity = 3,
-    .kind = MG_KIND_OTHER, .forward = clip_fw, .backward = clip_bw, .saves = S0 | S1 | SO};
+    .kind = MG_KIND_OTHER, .forward = clip_fw, .backward = clip_bw,
+    .saves = S0 | S1 | MG_SAVES_IN(2)};
 
 /* ---- any / all ---------------------------------------------------------------------
  * A bool reduction: the input is read as bool (non-zero is true) and each
