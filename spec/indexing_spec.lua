@@ -370,6 +370,19 @@ describe("writing through a mask or an index tensor", function()
     end, {gc.fixed({3, 4}, 30):requires_grad_(true), gc.fixed({2}, 31):requires_grad_(true)})
   end)
 
+  it("gradcheck: index write on a later axis, into a non-contiguous tensor", function()
+    check(function(a, v)
+      local b = a * 1
+      b[{{}, i64({3, 1})}] = v
+      return b
+    end, {gc.fixed({2, 3}, 34):requires_grad_(true), gc.fixed({2, 1}, 35):requires_grad_(true)})
+    check(function(a, v)
+      local b = (a * 1).T
+      b[i64({-1})] = v
+      return b
+    end, {gc.fixed({2, 3}, 36):requires_grad_(true), gc.fixed({2}, 37):requires_grad_(true)})
+  end)
+
   it("gradgradcheck: index write", function()
     check2(function(a, v)
       local b = a * a
@@ -401,6 +414,8 @@ describe("indexing errors", function()
     raises(function() return x[{{}, i64({-5})}] end, "index", "index -5", "axis 2 of size 4")
     raises(function() x[i64({7})] = 0 end, "setitem", "index 7", "size 3")
     raises(function() return mg.zeros({0, 2})[i64({1})] end, "index", "axis 1 of size 0")
+    raises(function() return x[i64({math.mininteger})] end, "index", "out of range")
+    raises(function() return x[i64({math.maxinteger})] end, "index", "out of range")
   end)
 
   it("index 0 (indices are 1-based)", function()

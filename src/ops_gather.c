@@ -115,7 +115,7 @@ static void row_run(char **p, const int64_t *st, int64_t n, void *vctx) {
         else if (c->mode == ROW_PUT) memcpy(r, g, c->esz);
         else if (c->dt == MG_FLOAT32) *(float *)r += *(const float *)g;
         else if (c->dt == MG_FLOAT64) *(double *)r += *(const double *)g;
-        else *(int64_t *)r = (int64_t)((uint64_t) * (int64_t *)r + (uint64_t) * (const int64_t *)g);
+        else *(int64_t *)r = (int64_t)((uint64_t)*(int64_t *)r + (uint64_t)*(const int64_t *)g);
     }
 }
 
@@ -313,7 +313,8 @@ typedef struct {
 
 typedef struct {
     int axis, span;  /* the axes it takes */
-    mg_tensor *pos;  /* 0-based positions (int64, contiguous); NULL for an integer */
+    mg_tensor *t;    /* the key's index tensor or mask (borrowed); NULL for an integer */
+    mg_tensor *pos;  /* t as 0-based positions (int64, contiguous) */
     int64_t value;   /* the integer's position */
 } group;
 
@@ -462,7 +463,7 @@ static int read_key(const char *op, mg_tensor *a, int n, const mg_aindex *idx, i
             return mg_seterr(MG_EINDEX, "%s: too many indices for a tensor of shape %s", op,
                              mg_shape_str(a->ndim, a->shape, sa, sizeof sa));
         if (x->t || x->basic.kind == MG_IDX_INT) {
-            g[*ng] = (group){axis, span, NULL, x->basic.start};
+            g[*ng] = (group){axis, span, x->t, NULL, x->basic.start};
             if (!x->t && !in_range(x->basic.start, a->shape[axis]))
                 return mg_seterr(MG_EINDEX, "%s: index %lld is out of range for axis %d of size "
                                  "%lld", op, (long long)x->basic.start, axis + base,
@@ -491,14 +492,12 @@ static int make_plan(const char *op, mg_tensor *a, int n, const mg_aindex *idx, 
     if (base != 0 && base != 1) return mg_seterr(MG_EVALUE, "%s: base must be 0 or 1", op);
     int rc = read_key(op, a, n, idx, base, pl, g, &ng, &first, &last);
     /* positions of each tensor group, and their broadcast shape */
-    for (int i = 0, e = 0; !rc && e < n; e++) {
-        const mg_aindex *x = &idx[e];
-        if (!x->t && x->basic.kind != MG_IDX_INT) continue;
-        if (x->t && x->t->dtype == MG_BOOL) g[i].pos = mask_positions(op, x->t, a, g[i].axis, base);
-        else if (x->t) g[i].pos = resolve_index(op, x->t, a->shape[g[i].axis], g[i].axis, base);
-        if (x->t && !g[i].pos) rc = mg_errcode();
-        if (!rc && g[i].pos) rc = broadcast_with(op, &nb, B, g[i].pos);
-        i++;
+    for (int i = 0; !rc && i < ng; i++) {
+        mg_tensor *t = g[i].t;
+        if (!t) continue;
+        if (t->dtype == MG_BOOL) g[i].pos = mask_positions(op, t, a, g[i].axis, base);
+        else g[i].pos = resolve_index(op, t, a->shape[g[i].axis], g[i].axis, base);
+        rc = g[i].pos ? broadcast_with(op, &nb, B, g[i].pos) : mg_errcode();
     }
     for (int i = 0; i < ng; i++) k += g[i].span;
     nr = a->ndim - k;
