@@ -1,6 +1,7 @@
 /* b_index.c — indexing from Lua (1-based, inclusive slices, negative from
- * the end): x[i], x[{i, {a, b, step}, {}}], x[...] = v; and the shape
- * methods reshape/view, transpose/permute/swapaxes, broadcast_to/expand. */
+ * the end): x[i], x[{i, {a, b, step}, {}}], with int64 index tensors and
+ * bool masks as entries (x[mask], x[idx], x[{{}, idx}]), x[...] = v; and the
+ * shape methods reshape/view, transpose/permute/swapaxes, broadcast_to/expand. */
 #include <string.h>
 
 #include "binding.h"
@@ -57,7 +58,23 @@ static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *
     ix->step = s;
 }
 
-static void parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_index *ix) {
+/* How many axes an index tensor takes: a mask its ndim, an index tensor 1. */
+static int tensor_span(lua_State *L, int idx, mg_tensor **out) {
+    mg_tensor *k = lmg_check(L, idx, "index");
+    if (k->dtype != MG_INT64 && k->dtype != MG_BOOL)
+        luaL_error(L, "index: index tensors must be int64 or bool, got %s", mg_dtype_name(k->dtype));
+    *out = k;
+    return k->dtype == MG_BOOL ? k->ndim : 1;
+}
+
+/* One entry of a key: a tensor (ix->t) or a basic index (ix->basic) on
+ * `axis`.  Returns the number of axes it takes. */
+static int parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_aindex *ax) {
+    ax->t = NULL;
+    if (lmg_is(L, idx)) return tensor_span(L, idx, &ax->t);
+    if (axis >= t->ndim)
+        luaL_error(L, "index: too many indices for a tensor with %d axes", t->ndim);
+    mg_index *ix = &ax->basic;
     int64_t len = t->shape[axis];
     if (lua_isinteger(L, idx)) {
         lua_Integer i = lua_tointeger(L, idx);
@@ -72,38 +89,53 @@ static void parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_
         ix->kind = MG_IDX_ALL;
     } else if (lua_istable(L, idx) && !lmg_is(L, idx)) {
         parse_slice(L, idx, len, axis, ix);
-    } else if (lmg_is(L, idx)) {
-        luaL_error(L, "index: indexing with a tensor (mask or gather) is not supported yet");
     } else {
         luaL_error(L, "index: expected an integer, a slice table or \":\" for axis %d, got %s",
                    axis + 1, lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number"
                                                              : luaL_typename(L, idx));
     }
+    return 1;
 }
 
-/* Parses the key at stack index 2 into ix; returns the number of entries. */
-static int parse_key(lua_State *L, const mg_tensor *t, mg_index *ix) {
+/* Parses the key at stack index 2 into ix; returns the number of entries.
+ * *tensors tells whether an entry is a tensor (the tensors stay referenced
+ * by the key, which stays on the stack). */
+static int parse_key(lua_State *L, const mg_tensor *t, mg_aindex *ix, bool *tensors) {
+    *tensors = false;
     if (!lua_istable(L, 2) || lmg_is(L, 2)) {
         if (t->ndim == 0) luaL_error(L, "index: a 0-d tensor cannot be indexed");
         parse_entry(L, 2, t, 0, ix);
+        *tensors = ix[0].t != NULL;
         return 1;
     }
     lua_Integer n = luaL_len(L, 2);
     if (n > t->ndim)
         luaL_error(L, "index: too many indices (%d) for a tensor with %d axes", (int)n, t->ndim);
+    int axis = 0;
     for (lua_Integer k = 1; k <= n; k++) {
         lua_geti(L, 2, k);
-        parse_entry(L, lua_gettop(L), t, (int)k - 1, &ix[k - 1]);
+        axis += parse_entry(L, lua_gettop(L), t, axis, &ix[k - 1]);
+        *tensors = *tensors || ix[k - 1].t != NULL;
         lua_pop(L, 1);
     }
     return (int)n;
 }
 
+static mg_index *basic_entries(int n, const mg_aindex *ax, mg_index *ix) {
+    for (int i = 0; i < n; i++) ix[i] = ax[i].basic;
+    return ix;
+}
+
+/* x[key]: a view for integers and slices; a copy when an entry is an int64
+ * index tensor or a bool mask (indices in them are 1-based too). */
 int lmg_index_get(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "index");
+    mg_aindex ax[MG_MAXDIM];
     mg_index ix[MG_MAXDIM];
-    int n = parse_key(L, t, ix);
-    lmg_push(L, mg_index_get(t, n, ix), "index");
+    bool tensors;
+    int n = parse_key(L, t, ax, &tensors);
+    if (tensors) lmg_push(L, mg_index_adv_get(t, n, ax, 1), "index");
+    else lmg_push(L, mg_index_get(t, n, basic_entries(n, ax, ix)), "index");
     return 1;
 }
 
@@ -112,12 +144,15 @@ int lmg_index_get(lua_State *L) {
 int lmg_index_set(lua_State *L) {
     lmg_ud *u = luaL_checkudata(L, 1, LMG_TENSOR);
     mg_tensor *t = lmg_check(L, 1, "setitem");
+    mg_aindex ax[MG_MAXDIM];
     mg_index ix[MG_MAXDIM];
-    int n = parse_key(L, t, ix);
+    bool tensors;
+    int n = parse_key(L, t, ax, &tensors);
     mg_tensor *v, *tmp = NULL;
     if (lua_type(L, 3) == LUA_TNUMBER) tmp = v = lmg_scalar_for(L, 3, t);
     else v = lmg_checklike(L, 3, "setitem");
-    mg_tensor *r = mg_index_set(t, n, ix, v);
+    mg_tensor *r = tensors ? mg_index_adv_set(t, n, ax, v, 1)
+                           : mg_index_set(t, n, basic_entries(n, ax, ix), v);
     mg_release(tmp);
     if (!r) return lmg_error(L, "setitem");
     mg_release(u->t);

@@ -225,6 +225,27 @@ mg_tensor *mg_all(mg_tensor *a, uint32_t axes, bool keepdims);
 /* (end join) */
 
 /* ---- gather: ops_gather.c: indexing with bool masks and int64 index tensors ---- */
+/* Advanced indexing with NumPy's rules.  One entry per leading axis group:
+ * a basic entry (t == NULL: `basic` as for mg_index_get, 0-based, resolved),
+ * an int64 index tensor (t, any shape; takes one axis) or a bool mask (t;
+ * takes as many axes as it has, and must match their sizes).  Index tensor
+ * values count from `base` (0 in C, 1 from Lua; base 1 makes 0 an error);
+ * negative values count from the end.  The index tensors, masks (as the
+ * positions of their true elements, row-major) and integer entries broadcast
+ * together to a shape B; when they sit next to each other in the key B takes
+ * their place in the result, otherwise B comes first (NumPy's rule; integer
+ * entries count as index tensors once any tensor is present).  The result is
+ * a copy.  With no tensor entry these are mg_index_get / mg_index_set. */
+typedef struct mg_aindex {
+    mg_index basic;  /* the entry when t is NULL */
+    mg_tensor *t;    /* an int64 index tensor or a bool mask; borrowed */
+} mg_aindex;
+mg_tensor *mg_index_adv_get(mg_tensor *a, int n, const mg_aindex *idx, int base);
+/* a[idx] = v, v broadcast to the shape a[idx] has.  Where an index repeats,
+ * the last write wins (and only it gets v's gradient).  Returns as
+ * mg_index_set does: the tensor that now stands for a (handle moves) when the
+ * write is recorded, otherwise a retained after an in-place write. */
+mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor *v, int base);
 /* (end gather) */
 
 /* ---- linalg: ops_linalg.c, einsum.c: einsum, dot, outer, multi_matmul, norm, trace, diagonal ---- */
