@@ -285,6 +285,8 @@ int luaopen_moongrad_core(lua_State *L) {
     lua_setfield(L, -2, "methods");
     lua_newtable(L);
     add_all(L, lmg_nnet_funcs);
+    add_all(L, lmg_nnet_act_funcs);
+    add_all(L, lmg_nnet_layers_funcs);
     lua_setfield(L, -2, "nnet");
     return 1;
 }

@@ -260,6 +260,12 @@ mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor
 /* ---- nnet: nn_conv.c, nn_pool.c: convolution and pooling kernels ---- */
 /* (end nnet) */
 
+/* ---- nnet_act: nn_act.c, nn_loss.c: activations and losses ---- */
+/* (end nnet_act) */
+
+/* ---- nnet_layers: nn_layers.c: initializers, batchnorm, dropout, embedding, gru ---- */
+/* (end nnet_layers) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

@@ -1,0 +1,2 @@
+/* nn_act.c — (being written) */
+#include "internal.h"

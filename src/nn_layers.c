@@ -1,0 +1,2 @@
+/* nn_layers.c — (being written) */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* nn_loss.c — (being written) */
+#include "internal.h"
