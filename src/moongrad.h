@@ -219,6 +219,27 @@ mg_tensor *mg_all(mg_tensor *a, uint32_t axes, bool keepdims);
 /* (end math) */
 
 /* ---- stats: ops_stats.c: var/std, max/min, prod, argmax/argmin, cumsum/cumprod, logsumexp ---- */
+/* Reductions over axes (a bit mask, MG_ALLAXES for all), like mg_sum.
+ * var/std divide by N - ddof (ddof >= 0, and < N unless N = 0); they and
+ * logsumexp give floats (integers compute in the default float dtype).
+ * Over no elements: var/std NaN, prod 1, logsumexp -inf; max, min, argmax
+ * and argmin of an empty axis are errors.  max/min propagate NaN and share
+ * the gradient evenly among tied elements. */
+mg_tensor *mg_var(mg_tensor *a, uint32_t axes, bool keepdims, double ddof);
+mg_tensor *mg_std(mg_tensor *a, uint32_t axes, bool keepdims, double ddof);
+mg_tensor *mg_max(mg_tensor *a, uint32_t axes, bool keepdims);
+mg_tensor *mg_min(mg_tensor *a, uint32_t axes, bool keepdims);
+mg_tensor *mg_prod(mg_tensor *a, uint32_t axes, bool keepdims);  /* integers: int64, wrapping */
+mg_tensor *mg_logsumexp(mg_tensor *a, uint32_t axes, bool keepdims);
+/* 0-based int64 positions of the first max (min; the first NaN if any).
+ * axes: one axis, or all (MG_ALLAXES): an index into the flattened tensor. */
+mg_tensor *mg_argmax(mg_tensor *a, uint32_t axes, bool keepdims);
+mg_tensor *mg_argmin(mg_tensor *a, uint32_t axes, bool keepdims);
+/* Running sum/product along one axis; MG_NOAXIS scans the flattened tensor
+ * (a 1-d result, as NumPy).  Integers give int64 (wrapping). */
+#define MG_NOAXIS (-1)
+mg_tensor *mg_cumsum(mg_tensor *a, int axis);
+mg_tensor *mg_cumprod(mg_tensor *a, int axis);
 /* (end stats) */
 
 /* ---- join: ops_join.c: squeeze/unsqueeze, flatten, moveaxis, concatenate, stack, split, repeat, tile, flip, pad ---- */
