@@ -243,6 +243,34 @@ mg_tensor *mg_cumprod(mg_tensor *a, int axis);
 /* (end stats) */
 
 /* ---- join: ops_join.c: squeeze/unsqueeze, flatten, moveaxis, concatenate, stack, split, repeat, tile, flip, pad ---- */
+/* Axes are 0-based; masks have bit k for axis k.  Views where the layout
+ * allows (squeeze, expand_dims, flatten, moveaxis, split, flip), copies
+ * otherwise; all are differentiable. */
+mg_tensor *mg_squeeze(mg_tensor *a, uint32_t axes);     /* axes of size 1; MG_ALLAXES: all such */
+mg_tensor *mg_expand_dims(mg_tensor *a, uint32_t axes); /* new axes, as positions in the result */
+mg_tensor *mg_unsqueeze(mg_tensor *a, int axis);        /* axis in 0..ndim */
+mg_tensor *mg_flatten(mg_tensor *a, int start, int end); /* merges axes start..end (a 0-d: {1}) */
+mg_tensor *mg_ravel(mg_tensor *a);                      /* 1-d */
+mg_tensor *mg_moveaxis(mg_tensor *a, int n, const int *src, const int *dst);
+/* Joins n >= 1 tensors along an existing axis (dtypes promote; all sizes
+ * but the axis must match); built from recorded ops of <= MG_MAXINPUTS inputs. */
+mg_tensor *mg_concatenate(int n, mg_tensor *const *ts, int axis);
+mg_tensor *mg_stack(int n, mg_tensor *const *ts, int axis); /* equal shapes; new axis in 0..ndim */
+/* Piece sizes for an axis of length len: pieces of n, the last smaller
+ * (torch.split), or with chunks n pieces of ceil(len / n) (torch.chunk).
+ * Returns the number of pieces, writing them to sizes unless NULL; -1 on
+ * a bad n. */
+int64_t mg_split_plan(int64_t len, int64_t n, bool chunks, int64_t *sizes);
+/* Views of a along axis, of the n given sizes (summing to the length), in out[0..n). */
+int mg_split(mg_tensor *a, int axis, int64_t n, const int64_t *sizes, mg_tensor **out);
+#define MG_NOAXIS (-1)
+/* Each element repeated (NumPy's repeat): n = 1 count for all or one per
+ * element along axis; axis MG_NOAXIS repeats the flattened tensor. */
+mg_tensor *mg_repeat(mg_tensor *a, int64_t n, const int64_t *repeats, int axis);
+mg_tensor *mg_tile(mg_tensor *a, int n, const int64_t *reps);  /* NumPy's tile */
+mg_tensor *mg_flip(mg_tensor *a, uint32_t axes);               /* MG_ALLAXES: all */
+/* Constant padding: before[i] and after[i] elements of value around axis i. */
+mg_tensor *mg_pad(mg_tensor *a, const int64_t *before, const int64_t *after, double value);
 /* (end join) */
 
 /* ---- gather: ops_gather.c: indexing with bool masks and int64 index tensors ---- */
