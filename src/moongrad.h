@@ -263,7 +263,6 @@ mg_tensor *mg_stack(int n, mg_tensor *const *ts, int axis); /* equal shapes; new
 int64_t mg_split_plan(int64_t len, int64_t n, bool chunks, int64_t *sizes);
 /* Views of a along axis, of the n given sizes (summing to the length), in out[0..n). */
 int mg_split(mg_tensor *a, int axis, int64_t n, const int64_t *sizes, mg_tensor **out);
-#define MG_NOAXIS (-1)
 /* Each element repeated (NumPy's repeat): n = 1 count for all or one per
  * element along axis; axis MG_NOAXIS repeats the flattened tensor. */
 mg_tensor *mg_repeat(mg_tensor *a, int64_t n, const int64_t *repeats, int axis);
