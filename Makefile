@@ -9,7 +9,7 @@ BLAS_INC ?= /usr/include/x86_64-linux-gnu
 CFLAGS   ?= -O3 -march=x86-64-v2
 WARN      = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS  = -Isrc -Ibinding -I$(LUA_INC) -I$(BLAS_INC)
-LDLIBS    = -lopenblas -lm
+LDLIBS    = -lopenblas -lz -ljansson -lm
 
 CORE_SRC  = $(wildcard src/*.c)
 BIND_SRC  = $(wildcard binding/*.c)
@@ -26,7 +26,7 @@ LUA_MODS  = $(filter-out lua/moongrad/init.lua,$(wildcard lua/moongrad/*.lua))
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;
 export LUA_CPATH := $(CURDIR)/lua/?.so;;
 
-DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks
+DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks zlib1g-dev libjansson-dev
 
 .PHONY: all c-example deps test sanitize valgrind rockspec-check install-check demo install uninstall clean
 

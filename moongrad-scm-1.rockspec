@@ -30,6 +30,8 @@ build = {
             "src/format.c",
             "src/graph_dot.c",
             "src/inplace.c",
+            "src/io_idx.c",
+            "src/io_safetensors.c",
             "src/nn_act.c",
             "src/nn_conv.c",
             "src/nn_layers.c",
@@ -52,6 +54,7 @@ build = {
             "binding/b_extend.c",
             "binding/b_index.c",
             "binding/b_inplace.c",
+            "binding/b_io.c",
             "binding/b_linalg.c",
             "binding/b_math.c",
             "binding/b_nnet.c",
@@ -68,12 +71,15 @@ build = {
          -- compiler's default dialect (gcc: gnu17) and CFLAGS from the
          -- luarocks config (`luarocks make CFLAGS="-O2 -fPIC -std=c11"`).
          incdirs = { "src", "binding", "/usr/include/x86_64-linux-gnu" },
-         libraries = { "openblas", "m" },
+         libraries = { "openblas", "z", "jansson", "m" },
       },
       ["moongrad"] = "lua/moongrad/init.lua",
       ["moongrad.autograd"] = "lua/moongrad/autograd.lua",
       ["moongrad.graph"] = "lua/moongrad/graph.lua",
       ["moongrad.nnet"] = "lua/moongrad/nnet.lua",
       ["moongrad.nnet_layers"] = "lua/moongrad/nnet_layers.lua",
+      ["moongrad.data"] = "lua/moongrad/data.lua",
+      ["moongrad.progress"] = "lua/moongrad/progress.lua",
+      ["moongrad.plot"] = "lua/moongrad/plot.lua",
    },
 }

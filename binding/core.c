@@ -288,5 +288,8 @@ int luaopen_moongrad_core(lua_State *L) {
     add_all(L, lmg_nnet_act_funcs);
     add_all(L, lmg_nnet_layers_funcs);
     lua_setfield(L, -2, "nnet");
+    lua_newtable(L);
+    add_all(L, lmg_io_funcs);
+    lua_setfield(L, -2, "io");
     return 1;
 }

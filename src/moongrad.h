@@ -314,6 +314,9 @@ mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor
 /* ---- nnet_layers: nn_layers.c: initializers, batchnorm, dropout, embedding, gru ---- */
 /* (end nnet_layers) */
 
+/* ---- io: io_idx.c, io_safetensors.c: IDX files and safetensors checkpoints ---- */
+/* (end io) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

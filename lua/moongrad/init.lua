@@ -6,7 +6,7 @@ local core = require("moongrad.core")
 
 local mg = {}
 for k, v in pairs(core) do
-  if k ~= "methods" and k ~= "nnet" then mg[k] = v end
+  if k ~= "methods" and k ~= "nnet" and k ~= "io" then mg[k] = v end
 end
 
 mg.methods = core.methods          -- tensor methods; add your own here
@@ -52,6 +52,9 @@ require("moongrad.autograd")(mg, core)
 require("moongrad.graph")(mg, core)
 require("moongrad.nnet")(mg, core)
 require("moongrad.nnet_layers")(mg, core)
+require("moongrad.data")(mg, core)
+require("moongrad.progress")(mg, core)
+require("moongrad.plot")(mg, core)
 mg.Tensor = "moongrad.Tensor"
 
 return mg

@@ -1,0 +1,3 @@
+-- moongrad.data — (being written)
+return function(mg, core)
+end

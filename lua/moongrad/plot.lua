@@ -1,0 +1,3 @@
+-- moongrad.plot — (being written)
+return function(mg, core)
+end

@@ -1,0 +1,3 @@
+-- moongrad.progress — (being written)
+return function(mg, core)
+end

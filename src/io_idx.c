@@ -1,0 +1,2 @@
+/* io_idx.c — (being written) */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* io_safetensors.c — (being written) */
+#include "internal.h"
