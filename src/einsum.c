@@ -2,10 +2,10 @@
  * parsed into integer labels (letters 0..51 in ASCII order, then one label
  * per broadcast "..." axis); then each operand takes its diagonals (a letter
  * repeated), labels needed nowhere else are summed out, and operands are
- * contracted pairwise, cheapest pair first, by a broadcasting multiply (no
- * shared summed label) or a batched matmul; a last permute gives the output
- * order.  Every step is a differentiable op, so gradients of any order
- * follow from theirs. */
+ * contracted pairwise, cheapest pair first: by a batched matmul, or by a
+ * broadcasting multiply (and a sum) when no summed label is shared or the
+ * matrices would be 1 x K and K x 1; a last permute gives the output order.
+ * Every step is a differentiable op, so gradients of any order follow. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -321,9 +321,11 @@ static int too_many_axes(const plan *p, int n) {
                      "axes (at most %d)", p->subs, n, MG_MAXDIM);
 }
 
-/* A * B with no summed label in common: (batch, aonly, 1..) * (batch, 1.., bonly). */
+/* A * B, then summed over the contracted labels (used when there are none,
+ * or when matmul would multiply 1 x K by K x 1 matrices):
+ * (batch, aonly, 1.., contr) * (batch, 1.., bonly, contr). */
 static mg_tensor *contract_mul(const plan *p, const operand *A, const operand *B, const split *s) {
-    int nd = s->nb + s->na + s->nbo, order[MG_MAXDIM], n = 0;
+    int nd = s->nb + s->na + s->nbo + s->nc, order[MG_MAXDIM], n = 0, c0 = nd - s->nc;
     int64_t sa[MG_MAXDIM], sb[MG_MAXDIM];
     if (nd > MG_MAXDIM) return too_many_axes(p, nd), NULL;
     for (int i = 0; i < s->nb; i++) {
@@ -338,17 +340,24 @@ static mg_tensor *contract_mul(const plan *p, const operand *A, const operand *B
         sa[s->nb + s->na + i] = 1;
         sb[s->nb + s->na + i] = size_in(B, s->bonly[i]);
     }
+    for (int i = 0; i < s->nc; i++) sa[c0 + i] = sb[c0 + i] = size_in(A, s->contr[i]);
     for (int i = 0; i < s->nb; i++) order[n++] = s->batch[i];
     for (int i = 0; i < s->na; i++) order[n++] = s->aonly[i];
+    for (int i = 0; i < s->nc; i++) order[n++] = s->contr[i];
     mg_tensor *a = arrange(A, order, n, nd, sa);
     n = 0;
     for (int i = 0; i < s->nb; i++) order[n++] = s->batch[i];
     for (int i = 0; i < s->nbo; i++) order[n++] = s->bonly[i];
+    for (int i = 0; i < s->nc; i++) order[n++] = s->contr[i];
     mg_tensor *b = a ? arrange(B, order, n, nd, sb) : NULL;
     mg_tensor *r = b ? mg_mul(a, b) : NULL;
     mg_release(a);
     mg_release(b);
-    return r;
+    if (!r || !s->nc) return r;
+    uint32_t axes = (uint32_t)(((1ull << s->nc) - 1) << c0);
+    mg_tensor *out = mg_sum(r, axes, false);
+    mg_release(r);
+    return out;
 }
 
 /* A . B over the contracted labels: (batch, M, K) @ (batch, K, N). */
@@ -407,7 +416,11 @@ static int contract(const plan *p, operand *ops, int i, int j) {
     }
     for (int b = 0; b < B->l.n; b++)
         if (!has(&A->l, B->l.lab[b])) s.bonly[s.nbo++] = B->l.lab[b];
-    mg_tensor *r = s.nc ? contract_matmul(p, A, B, &s) : contract_mul(p, A, B, &s);
+    double m = 1, n = 1;
+    for (int a = 0; a < s.na; a++) m *= (double)size_in(A, s.aonly[a]);
+    for (int b = 0; b < s.nbo; b++) n *= (double)size_in(B, s.bonly[b]);
+    bool use_mul = s.nc == 0 || (m == 1 && n == 1);
+    mg_tensor *r = use_mul ? contract_mul(p, A, B, &s) : contract_matmul(p, A, B, &s);
     if (replace(A, r)) return mg_errcode();
     A->l.n = 0;
     for (int a = 0; a < s.nb; a++) A->l.lab[A->l.n++] = s.batch[a];
