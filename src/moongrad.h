@@ -297,6 +297,34 @@ mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor
 /* (end gather) */
 
 /* ---- linalg: ops_linalg.c, einsum.c: einsum, dot, outer, multi_matmul, norm, trace, diagonal ---- */
+/* Einstein summation over n operands, NumPy's subscripts: letters a-z A-Z,
+ * "..." for broadcast axes, "," between operands, "->" before the output
+ * (without it the output is the letters used once, in ASCII order, after any
+ * "...").  A letter repeated in one operand takes a diagonal; ellipsis axes
+ * missing from an explicit output are summed.  Built from differentiable ops
+ * (diagonal, sum, permute, reshape, multiply, matmul). */
+mg_tensor *mg_einsum(const char *subscripts, int n, mg_tensor *const *ops);
+/* NumPy's dot: 0-d scales, 1-d.1-d inner product, N-d.1-d sums over the
+ * last axes, N-d.M-d sums over a's last axis and b's second-to-last. */
+mg_tensor *mg_dot(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_outer(mg_tensor *a, mg_tensor *b);     /* of the flattened inputs */
+/* The product of n >= 2 matrices in the cheapest association order; the
+ * first may be 1-d (a row) and the last 1-d (a column), as NumPy's multi_dot. */
+mg_tensor *mg_multi_matmul(int n, mg_tensor *const *ts);
+/* The diagonal a[.., i, .., i + offset, ..] of axes axis1 and axis2 (0-based,
+ * distinct) as a view: those axes are removed and the diagonal appended last. */
+mg_tensor *mg_diagonal(mg_tensor *a, int64_t offset, int axis1, int axis2);
+mg_tensor *mg_trace(mg_tensor *a, int64_t offset, int axis1, int axis2); /* diagonal summed */
+
+typedef enum { MG_ORD_DEFAULT, MG_ORD_NUMBER, MG_ORD_FRO, MG_ORD_NUC } mg_ord_kind;
+typedef struct mg_norm_ord {
+    mg_ord_kind kind;
+    double p;          /* MG_ORD_NUMBER: any p > 0, 0 (count), +-INFINITY; matrices +-1, +-inf */
+} mg_norm_ord;
+/* Vector norm over one axis, matrix norm over two (naxes = 0: a vector norm
+ * of a 1-d, a matrix norm of a 2-d tensor, or, with the default ord, the
+ * 2-norm of all elements).  Axes 0-based (negative from the end). */
+mg_tensor *mg_norm(mg_tensor *a, mg_norm_ord ord, int naxes, const int *axes, bool keepdims);
 /* (end linalg) */
 
 /* ---- inplace: inplace.c: in-place ops (add_, mul_, fill_, ...) and the version counter ---- */
