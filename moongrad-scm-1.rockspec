@@ -47,6 +47,7 @@ build = {
             "src/ops_reduce.c",
             "src/ops_shape.c",
             "src/ops_stats.c",
+            "src/optim.c",
             "src/random.c",
             "src/tensor.c",
             "binding/b_autograd.c",
@@ -61,6 +62,7 @@ build = {
             "binding/b_nnet_act.c",
             "binding/b_nnet_layers.c",
             "binding/b_ops.c",
+            "binding/b_optim.c",
             "binding/b_shape.c",
             "binding/b_stats.c",
             "binding/core.c",
@@ -81,5 +83,7 @@ build = {
       ["moongrad.data"] = "lua/moongrad/data.lua",
       ["moongrad.progress"] = "lua/moongrad/progress.lua",
       ["moongrad.plot"] = "lua/moongrad/plot.lua",
+      ["moongrad.optim"] = "lua/moongrad/optim.lua",
+      ["moongrad.nn"] = "lua/moongrad/nn.lua",
    },
 }

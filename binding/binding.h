@@ -71,6 +71,7 @@ extern const luaL_Reg lmg_nnet_funcs[];                           /* b_nnet.c: c
 extern const luaL_Reg lmg_nnet_act_funcs[];                       /* b_nnet_act.c: core.nnet */
 extern const luaL_Reg lmg_nnet_layers_funcs[];                    /* b_nnet_layers.c: core.nnet */
 extern const luaL_Reg lmg_io_funcs[];                             /* b_io.c: core.io */
+extern const luaL_Reg lmg_optim_funcs[];                          /* b_optim.c: core.optim */
 int lmg_index_get(lua_State *L);             /* __index for numbers and tables */
 int lmg_index_set(lua_State *L);             /* __newindex */
 

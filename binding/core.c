@@ -291,5 +291,8 @@ int luaopen_moongrad_core(lua_State *L) {
     lua_newtable(L);
     add_all(L, lmg_io_funcs);
     lua_setfield(L, -2, "io");
+    lua_newtable(L);
+    add_all(L, lmg_optim_funcs);
+    lua_setfield(L, -2, "optim");
     return 1;
 }

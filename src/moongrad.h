@@ -345,6 +345,9 @@ mg_tensor *mg_norm(mg_tensor *a, mg_norm_ord ord, int naxes, const int *axes, bo
 /* ---- io: io_idx.c, io_safetensors.c: IDX files and safetensors checkpoints ---- */
 /* (end io) */
 
+/* ---- optim: optim.c: parameter updates over a list of tensors ---- */
+/* (end optim) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

@@ -6,7 +6,7 @@ local core = require("moongrad.core")
 
 local mg = {}
 for k, v in pairs(core) do
-  if k ~= "methods" and k ~= "nnet" and k ~= "io" then mg[k] = v end
+  if type(v) == "function" then mg[k] = v end
 end
 
 mg.methods = core.methods          -- tensor methods; add your own here
@@ -55,6 +55,8 @@ require("moongrad.nnet_layers")(mg, core)
 require("moongrad.data")(mg, core)
 require("moongrad.progress")(mg, core)
 require("moongrad.plot")(mg, core)
+require("moongrad.optim")(mg, core)
+require("moongrad.nn")(mg, core)
 mg.Tensor = "moongrad.Tensor"
 
 return mg

@@ -1,0 +1,3 @@
+-- moongrad.nn — (being written)
+return function(mg, core)
+end

@@ -1,0 +1,3 @@
+-- moongrad.optim — (being written)
+return function(mg, core)
+end
