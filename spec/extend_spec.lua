@@ -153,6 +153,21 @@ describe("autograd.Function", function()
       '}', ''}, "\n"), mg.autograd.graph(y))
   end)
 
+  it("records a forward that returns its input as a new tensor", function()
+    local Id = mg.autograd.Function{
+      name = "Id",
+      forward = function(ctx, x) return x end,
+      backward = function(ctx, g) return g * 2 end,
+    }
+    local x = mg.tensor({1., 2.})
+    local y = Id(x)
+    assert.are_not.equal(x, y)
+    assert.is_nil(x.grad_fn)
+    assert.are.equal("IdBackward", y.grad_fn)
+    y:backward()
+    near({2, 2}, x.grad)
+  end)
+
   it("passes non-tensor arguments through and keeps Lua values on ctx", function()
     local x = var({1., -2.})
     local y = Scale(x, 3)

@@ -232,8 +232,9 @@ const char *mg_grad_fn_name(const mg_tensor *t); /* "MulBackward", or NULL */
 
 /* ---- printing -------------------------------------------------------------
  * NumPy-like text of the values, e.g. "[[1., 2.],\n [3., 4.]]" with each
- * continuation line indented by `indent` extra spaces.  malloc'd; NULL on
- * allocation failure. */
+ * continuation line indented by `indent` extra spaces (the length of the
+ * caller's prefix, such as "Tensor(").  Long rows wrap as NumPy's repr wraps
+ * them at 75 columns, prefix included.  malloc'd; NULL on allocation failure. */
 char *mg_format(const mg_tensor *t, int indent);
 
 #endif

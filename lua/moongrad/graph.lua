@@ -143,7 +143,7 @@ return function(mg, core)
     local ok = p:close()
     os.remove(tmp)
     if not ok then
-      error("autograd.graph: dot could not write " .. path .. ": " .. out, 2)
+      error("autograd.graph: dot could not write " .. path .. ": " .. out:gsub("%s+$", ""), 2)
     end
     return text
   end
