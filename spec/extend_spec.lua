@@ -577,8 +577,13 @@ describe("autograd.graph", function()
   end)
 
   local have_dot = os.execute("command -v dot >/dev/null 2>&1")
+  -- under `make sanitize` the dot process would inherit the ASan runtime
+  -- (LD_PRELOAD) and fail on Graphviz's own leaks
+  local sanitized = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true)
 
-  if have_dot then
+  if have_dot and sanitized then
+    pending("renders svg, png and pdf with Graphviz's dot (not under the sanitizer)")
+  elseif have_dot then
     it("renders svg, png and pdf with Graphviz's dot", function()
       local x = mg.tensor({1., 2.})
       local y = (mg.exp(x) * x):sum()
