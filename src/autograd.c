@@ -33,14 +33,16 @@ void mg_null_grad(mg_tensor *t) {
 }
 
 const char *mg_grad_fn_name(const mg_tensor *t) {
-    return t && t->grad_fn ? t->grad_fn->op->grad_name : NULL;
+    if (!t || !t->grad_fn) return NULL;
+    const char *custom = mg_custom_grad_name(t->grad_fn);
+    return custom ? custom : t->grad_fn->op->grad_name;
 }
 
 int mg_requires_grad_(mg_tensor *t, bool on) {
     if (t->grad_fn)
         return mg_seterr(MG_EGRAPH, "requires_grad_: only leaf tensors can change requires_grad "
                                     "(this one comes from %s; use detach() first)",
-                         t->grad_fn->op->grad_name);
+                         mg_grad_fn_name(t));
     if (on && !mg_dtype_is_float(t->dtype))
         return mg_seterr(MG_EDTYPE, "requires_grad_: only float tensors can be variables, this "
                                     "one is %s", mg_dtype_name(t->dtype));

@@ -20,7 +20,11 @@
  *     nan, inf and -inf print as such.
  *   - int64: plain integers.  bool: True / False.
  *   - All elements are right-aligned to a common width.
- *   - No line wrapping: a row stays on one line however long it is.
+ *   - Long rows wrap as NumPy's repr wraps them (linewidth 75, less 1 for
+ *     the caller's closing ")"): the first line counts the caller's prefix
+ *     of `indent` characters, a row at nesting depth d may fill its lines
+ *     up to column 73 - d (the "," or "]" after it still fits), and
+ *     continuation lines start under the row's first element.
  */
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +37,8 @@
 #define EDGE_ITEMS 3           /* NumPy's edgeitems */
 #define FLOAT_DIGITS 4         /* PyTorch's default precision */
 #define ELEM_BUF 64
+#define LINE_WIDTH 75          /* NumPy's linewidth */
+#define SUFFIX_LEN 1           /* the caller's closing ")", as NumPy's repr counts it */
 
 /* ---- growable string ------------------------------------------------- */
 
@@ -234,36 +240,83 @@ static void measure_width(fmt_ctx *c, int64_t flat)
         c->width = w;
 }
 
-static void emit_elem(fmt_ctx *c, int64_t flat)
+/* ---- rows: the last axis, wrapped ------------------------------------------ */
+
+/* One row being written.  `col` is the column after the text so far,
+ * counting the blank of a pending ", " separator (NumPy's len(line)). */
+typedef struct row_state {
+    int hang;  /* column of the row's first element (continuation lines) */
+    int limit; /* a word may end at this column at most */
+    int col;
+} row_state;
+
+/* Writes a word of width w, first starting a new line when it would pass
+ * the limit (never on a line that holds no word yet). */
+static void put_word(fmt_ctx *c, row_state *r, const char *word, int w)
 {
-    char buf[ELEM_BUF];
+    if (r->col > r->hang && r->col + w > r->limit) {
+        sb_puts(&c->out, "\n");
+        sb_repeat(&c->out, ' ', r->hang);
+        r->col = r->hang;
+    } else if (r->col > r->hang) {
+        sb_puts(&c->out, " ");
+    }
+    sb_puts(&c->out, word);
+    r->col += w;
+}
+
+static void put_elem(fmt_ctx *c, row_state *r, int64_t flat)
+{
+    char buf[ELEM_BUF], padded[2 * ELEM_BUF];
     format_elem(c, flat, buf);
-    sb_repeat(&c->out, ' ', c->width - (int)strlen(buf));
-    sb_puts(&c->out, buf);
+    snprintf(padded, sizeof padded, "%*s", c->width, buf);
+    put_word(c, r, padded, (int)strlen(padded));
+}
+
+/* The sub-array of the last axis starting at flat index base; `hang` is
+ * the column its first element starts at. */
+static void emit_row(fmt_ctx *c, int64_t base, int hang)
+{
+    int depth = c->t->ndim - 1;
+    row_state r = {hang, LINE_WIDTH - SUFFIX_LEN - depth - 1, hang};
+    int64_t n = c->t->shape[depth];
+    bool skip = c->summarise && n > 2 * EDGE_ITEMS;
+    sb_puts(&c->out, "[");
+    for (int64_t i = 0; i < n; i++) {
+        if (skip && i == EDGE_ITEMS) {
+            put_word(c, &r, "...", 3);
+            sb_puts(&c->out, ",");
+            r.col += 2;
+            i = n - EDGE_ITEMS;
+        }
+        put_elem(c, &r, base + i);
+        if (i + 1 < n) {
+            sb_puts(&c->out, ",");
+            r.col += 2;
+        }
+    }
+    sb_puts(&c->out, "]");
 }
 
 /* ---- layout ------------------------------------------------------------- */
 
-/* What goes between two items of `axis`: ", " inside a row; otherwise ","
- * plus one newline per axis below, then the hanging indent. */
+/* What goes between two sub-arrays of `axis` (not the last axis): "," plus
+ * one newline per axis below (blank lines between blocks), then the
+ * hanging indent. */
 static void emit_separator(fmt_ctx *c, int axis, int hang)
 {
     int axes_left = c->t->ndim - axis;
-    if (axes_left == 1) {
-        sb_puts(&c->out, ", ");
-        return;
-    }
     sb_puts(&c->out, ",");
     sb_repeat(&c->out, '\n', axes_left - 1);
     sb_repeat(&c->out, ' ', hang);
 }
 
 /* Emits the sub-array at `axis` starting at flat index base; `hang` is the
- * indentation of the line this sub-array starts on. */
+ * column of its opening "[". */
 static void emit_array(fmt_ctx *c, int axis, int64_t base, int hang)
 {
-    if (axis == c->t->ndim) {
-        emit_elem(c, base);
+    if (axis == c->t->ndim - 1) {
+        emit_row(c, base, hang + 1);
         return;
     }
     int64_t n = c->t->shape[axis];
@@ -313,6 +366,12 @@ char *mg_format(const mg_tensor *t, int indent)
 
     c.width = 0;
     visit_shown(&c, 0, 0, measure_width);
-    emit_array(&c, 0, 0, indent);
+    if (t->ndim == 0) {
+        char buf[ELEM_BUF];
+        format_elem(&c, 0, buf);
+        sb_puts(&c.out, buf);
+    } else {
+        emit_array(&c, 0, 0, indent);
+    }
     return sb_finish(&c.out);
 }

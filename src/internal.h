@@ -127,4 +127,7 @@ void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
 /* autograd.c */
 bool mg_in_backward(void);
 
+/* custom.c: the grad_fn name of a custom op's node ("SquareBackward"), NULL for other nodes */
+const char *mg_custom_grad_name(const mg_node *n);
+
 #endif

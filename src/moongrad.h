@@ -331,6 +331,31 @@ mg_tensor *mg_norm(mg_tensor *a, mg_norm_ord ord, int naxes, const int *axes, bo
 /* (end inplace) */
 
 /* ---- extend: custom.c, graph_dot.c: ops defined by the caller, the graph as DOT text ---- */
+/* Backward of a custom op: given the gradient g of the output, sets gin[i]
+ * (a new reference, or NULL for no gradient) for each of the n inputs and
+ * returns 0, or sets an error (mg_seterr) and returns its code.  It runs with
+ * grad mode on under create_graph, so a backward written with mg_* ops gives
+ * higher derivatives; `out` is the op's output for backward to read (under
+ * create_graph a variable recorded through the same op, so derivatives flow
+ * through it; otherwise a constant).  gin[i] must have inputs[i]'s shape or
+ * one that sums down to it (as broadcasting would make); other shapes are an
+ * error naming the op. */
+typedef int (*mg_custom_backward)(void *ctx, mg_tensor *g, mg_tensor *out, int n,
+                                  mg_tensor *const *inputs, mg_tensor **gin);
+/* Records `out`, computed by the caller from the n (<= MG_MAXINPUTS) inputs,
+ * as the result of ONE op named `name` (grad_fn "<name>Backward").  Returns
+ * a new tensor sharing out's memory (out itself is not changed; the caller
+ * still owns its reference).  When grad mode is on, out is a float tensor
+ * and an input is a variable, the result is a variable whose node keeps ctx
+ * and calls fn(ctx, ...) in backward; ctx_free(ctx) (may be NULL) runs when
+ * the node is freed.  Otherwise the result is a constant and ctx is freed at
+ * once.  ctx is always taken over, on error too. */
+mg_tensor *mg_custom(mg_tensor *out, int n, mg_tensor *const *inputs, const char *name,
+                     mg_custom_backward fn, void *ctx, void (*ctx_free)(void *ctx));
+/* The graph behind y as Graphviz DOT text: one node per tensor (ops by
+ * grad_fn name and shape; leaves "variable" or "constant" with their shape),
+ * edges from inputs to outputs.  malloc'd; NULL (and an error) on failure. */
+char *mg_graph_dot(const mg_tensor *y);
 /* (end extend) */
 
 /* ---- nnet: nn_conv.c, nn_pool.c: convolution and pooling kernels ---- */
@@ -370,8 +395,9 @@ const char *mg_grad_fn_name(const mg_tensor *t); /* "MulBackward", or NULL */
 
 /* ---- printing -------------------------------------------------------------
  * NumPy-like text of the values, e.g. "[[1., 2.],\n [3., 4.]]" with each
- * continuation line indented by `indent` extra spaces.  malloc'd; NULL on
- * allocation failure. */
+ * continuation line indented by `indent` extra spaces (the length of the
+ * caller's prefix, such as "Tensor(").  Long rows wrap as NumPy's repr wraps
+ * them at 75 columns, prefix included.  malloc'd; NULL on allocation failure. */
 char *mg_format(const mg_tensor *t, int indent);
 
 #endif
