@@ -152,6 +152,17 @@ describe("mg.grad", function()
     near(0, mg.grad(mg.grad(d3))(var(0.7)))
   end)
 
+  it("inside jacobian's f it records, so the Jacobian of a gradient is the Hessian", function()
+    local f = function(v) return (v ^ 3):sum() + v[1] * v[2] end
+    local x = var({1.0, 2.0})
+    local H = mg.autograd.jacobian(mg.grad(f), x)
+    near({{6, 1}, {1, 12}}, H)
+    near(H:totable(), mg.autograd.hessian(f, x))
+    local g = mg.grad(f, {create_graph = true})(x)
+    assert.is_true(g.requires_grad)
+    near({60, 10}, mg.autograd.grad(g[1] * g[1], x)[1]) -- g1 = 3 x1^2 + x2 = 5: d(g1^2) = 2 g1 (6 x1, 1)
+  end)
+
   it("several arguments give several gradients; other arguments give nil", function()
     local df = mg.grad(function(a, b, opts) return a * b * b * opts.k end)
     local ga, gb, go = df(var(2.0), var(3.0), {k = 2})

@@ -412,10 +412,10 @@ describe("in-place errors", function()
 
   it("a float result does not go into an integer tensor", function()
     local i = mg.tensor({1, 2})
-    raises(function() i:div_(2) end, "div_: the result is float32 and cannot be stored in place in a int64 tensor")
+    raises(function() i:div_(2) end, "div_: the result is float32 and cannot be stored in place in a tensor of dtype int64")
     raises(function() i:add_(0.5) end, "add_: the result is")
     raises(function() mg.tensor({true}):add_(1) end, "add_: the result is int64")
-    raises(function() i:copy_(var({1.0, 2.0})) end, "copy_: cannot write a variable into a int64 tensor")
+    raises(function() i:copy_(var({1.0, 2.0})) end, "copy_: cannot write a variable into a tensor of dtype int64")
     assert.are.same({1, 2}, i:totable())
   end)
 

@@ -97,8 +97,8 @@ static void repoint(mg_tensor *r, const mg_tensor *a) {
 /* Writes the new values r into a; returns what stands for a now (consumes r). */
 static mg_tensor *write_back(const char *op, mg_tensor *a, mg_tensor *r) {
     if (!storable(r->dtype, a->dtype)) {
-        mg_seterr(MG_EDTYPE, "%s: the result is %s and cannot be stored in place in a %s tensor",
-                  op, mg_dtype_name(r->dtype), mg_dtype_name(a->dtype));
+        mg_seterr(MG_EDTYPE, "%s: the result is %s and cannot be stored in place in a tensor "
+                  "of dtype %s", op, mg_dtype_name(r->dtype), mg_dtype_name(a->dtype));
         mg_release(r);
         return NULL;
     }
@@ -194,7 +194,7 @@ static mg_tensor *write_(const char *name, mg_tensor *a, mg_tensor *v) {
     if (check_target(name, a) || check_arg_shape(name, a, v)) return NULL;
     if (recorded(name, a, &v, 1, &rec)) return NULL;
     if (rec && !mg_dtype_is_float(a->dtype)) {
-        mg_seterr(MG_EDTYPE, "%s: cannot write a variable into a %s tensor", name,
+        mg_seterr(MG_EDTYPE, "%s: cannot write a variable into a tensor of dtype %s", name,
                   mg_dtype_name(a->dtype));
         return NULL;
     }

@@ -16,13 +16,20 @@ return function(mg, core)
   local is_tensor = core.is_tensor
   local unpack = table.unpack
 
-  -- Runs fn(...) with grad mode `on` and .grad kept as it is (the forward
-  -- of a derivative must not clear the caller's gradients), and restores
-  -- both, also when fn raises.
+  -- How many functions being differentiated (by mg.grad, jacobian,
+  -- hessian, gradcheck) are running: inside one, mg.grad records its
+  -- gradients, so that they can be differentiated in turn.
+  local depth = 0
+
+  -- Runs fn(...), a function to differentiate, with grad mode on and .grad
+  -- kept as it is (the forward of a derivative must not clear the caller's
+  -- gradients); restores both, also when fn raises.
   local function call_recording(fn, ...)
     local prev_mode = core.set_grad_enabled(true)
     local prev_keep = core.set_keep_grad(true)
+    depth = depth + 1
     local res = table.pack(pcall(fn, ...))
+    depth = depth - 1
     core.set_keep_grad(prev_keep)
     core.set_grad_enabled(prev_mode)
     if not res[1] then error(res[2], 0) end
@@ -38,7 +45,8 @@ return function(mg, core)
     end
     if x.requires_grad then return x end
     if x.dtype ~= "float32" and x.dtype ~= "float64" then
-      error(("%s: can only differentiate with respect to float tensors, got %s"):format(fn, x.dtype), 3)
+      error(("%s: can only differentiate with respect to float tensors, got %s")
+        :format(fn, x.dtype), 3)
     end
     return x:detach():requires_grad_(true)
   end
@@ -111,7 +119,6 @@ return function(mg, core)
   end
 
   -- ---- mg.grad ---------------------------------------------------------------
-  local depth = 0 -- mg.grad functions running: inside one, gradients are recorded
 
   local function scalar_output(y, fn)
     if not is_tensor(y) then
@@ -127,8 +134,10 @@ return function(mg, core)
   --- gradient of f (which must return a scalar) with respect to each tensor
   --- or number argument, in order (nil for other arguments). Constants and
   --- numbers are differentiated too (as JAX's grad); .grad is not touched.
-  --- Nested (mg.grad(mg.grad(f))) it gives higher derivatives: the inner
-  --- gradients are recorded. opts.create_graph records the outermost too.
+  --- Nested (mg.grad(mg.grad(f)), or inside the f of jacobian or hessian)
+  --- it gives higher derivatives: called from within a function being
+  --- differentiated, it records its gradients. opts.create_graph records
+  --- them at the outermost level too.
   function mg.grad(f, opts)
     opts = opts or {}
     if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
@@ -146,10 +155,7 @@ return function(mg, core)
       end
       if #vars == 0 then error("grad: f has no tensor or number argument to differentiate", 2) end
       local create = opts.create_graph or depth > 0
-      depth = depth + 1
-      local ok, y = pcall(call_recording, f, unpack(args, 1, args.n))
-      depth = depth - 1
-      if not ok then error(y, 0) end
+      local y = call_recording(f, unpack(args, 1, args.n))
       scalar_output(y, "grad")
       local gs = raw_grad({y}, vars, nil, create, create)
       local out = {}
