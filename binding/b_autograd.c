@@ -78,7 +78,10 @@ static mg_tensor **tensor_list(lua_State *L, int idx, lua_Integer n, bool may_ni
     mg_tensor **v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, idx, i);
-        v[i - 1] = may_nil && lua_isnil(L, -1) ? NULL : lmg_check(L, -1, what);
+        if (!(may_nil && lua_isnil(L, -1)) && !lmg_is(L, -1))
+            luaL_error(L, "grad: %s[%d] must be a tensor, got %s", what, (int)i,
+                       luaL_typename(L, -1));
+        v[i - 1] = lua_isnil(L, -1) ? NULL : lmg_check(L, -1, "grad");
         lua_pop(L, 1);
     }
     return v;
@@ -93,9 +96,9 @@ static int f_autograd_grad(lua_State *L) {
     lua_Integer nout = luaL_len(L, 1), nin = luaL_len(L, 2);
     if (nout < 1 || nin < 1 || nout > INT32_MAX || nin > INT32_MAX)
         return luaL_error(L, "grad: expected at least one output and one input");
-    mg_tensor **outs = tensor_list(L, 1, nout, false, "grad");
-    mg_tensor **ins = tensor_list(L, 2, nin, false, "grad");
-    mg_tensor **heads = lua_istable(L, 3) ? tensor_list(L, 3, nout, true, "grad") : NULL;
+    mg_tensor **outs = tensor_list(L, 1, nout, false, "outputs");
+    mg_tensor **ins = tensor_list(L, 2, nin, false, "inputs");
+    mg_tensor **heads = lua_istable(L, 3) ? tensor_list(L, 3, nout, true, "grad_outputs") : NULL;
     mg_tensor **res = lua_newuserdatauv(L, (size_t)nin * sizeof *res, 0);
     mg_backward_opts o = {lua_toboolean(L, 4), lua_toboolean(L, 5)};
     lua_createtable(L, (int)nin, 0);

@@ -128,6 +128,8 @@ describe("mg.autograd.grad", function()
     raises(function() mg.autograd.grad(x * 2, const({1.0})) end, "grad: input 1 is a constant")
     raises(function() mg.autograd.grad(x * 2, {}) end, "autograd.grad: inputs must be a tensor or a non-empty list")
     raises(function() mg.autograd.grad({x, 3}, x) end, "autograd.grad: outputs[2] must be a tensor")
+    raises(function() mg.autograd.grad(x * 2, x, {grad_outputs = {"one"}}) end,
+      "autograd.grad: grad_outputs[1] must be a tensor, a number or a table, got string")
     raises(function() mg.autograd.grad(x * 2, x, {grad_outputs = const({1.0, 2.0})}) end,
       "grad: the gradient's shape {2} does not broadcast to the tensor's shape {1}")
   end)

@@ -81,6 +81,11 @@ return function(mg, core)
     local heads = {}
     for k, y in ipairs(outputs) do
       local h = go[k]
+      local kind = type(h)
+      if h ~= nil and not is_tensor(h) and kind ~= "number" and kind ~= "table" then
+        error(("autograd.grad: grad_outputs[%d] must be a tensor, a number or a table, got %s")
+          :format(k, kind), 3)
+      end
       if h ~= nil and not is_tensor(h) then
         h = mg.tensor(h, {dtype = y.dtype, constant = true})
       end
