@@ -1,7 +1,10 @@
-/* autograd.c — grad mode, and the backward pass: a topological walk from
- * the root, each node's backward (written with moongrad ops, so it can be
- * recorded under create_graph), gradient accumulation, .grad on every
- * variable of the graph, and freeing the graph afterwards. */
+/* autograd.c — grad mode, and the one engine behind mg_backward and mg_grad:
+ * a topological walk from the roots, the in-place checks (no value a
+ * backward reads, and no tensor a node consumed, may have been modified in
+ * place since), each node's backward (written with moongrad ops, so it can
+ * be recorded under create_graph), gradient accumulation, and then either
+ * .grad on every variable of the graph (mg_backward) or the gradients of
+ * chosen inputs (mg_grad); the graph is freed afterwards unless retained. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -80,8 +83,9 @@ static int tlist_push(tlist *l, mg_tensor *t) {
  * backward: then its output acts as a leaf (as MyGrad clears graphs). */
 static bool live(const mg_tensor *t) { return t->grad_fn && !t->grad_fn->freed; }
 
-/* Post-order DFS over variables reachable from root, without recursion.
- * Every listed tensor is retained by the list. */
+/* Post-order DFS over variables reachable from root that are not marked yet,
+ * without recursion, appended to order (which retains every tensor it lists).
+ * Inputs come before the tensors made from them. */
 static int topo_order(mg_tensor *root, uint64_t mark, tlist *order) {
     tlist stack = {0};
     tlist child = {0}; /* parallel stack of next-input positions, stored as ints */
@@ -114,11 +118,24 @@ out:
     return rc;
 }
 
-/* In-place edits of values a node's backward reads are errors, not wrong
- * gradients (the storage version counter, as in PyTorch). */
-static int check_versions(const mg_node *n) {
+/* ---- in-place checks ----------------------------------------------------------
+ * Every write into a storage bumps its version.  A node remembers the
+ * version of each input's storage when it was recorded (versions[i]) and of
+ * its output's right after it was made (out_version).  Two checks follow,
+ * so that an in-place write gives an error, never a wrong gradient. */
+
+/* The `saves` bit of input i: MG_SAVES_IN0 and MG_SAVES_IN1 for inputs 0 and
+ * 1; bit 2 is MG_SAVES_OUT, so inputs 2..7 use bits 3..8. */
+static unsigned saves_bit(int i) { return i < 2 ? 1u << i : 1u << (i + 1); }
+
+/* 1. The values a node's backward reads are unchanged.  Under create_graph
+ * an op that saves its output recomputes it from its inputs
+ * (mg_node_output), so then all its inputs are read. */
+static int check_saved(const mg_node *n, bool create) {
+    bool recompute = create && (n->op->saves & MG_SAVES_OUT);
     for (int i = 0; i < n->ninputs; i++)
-        if ((n->op->saves & (1u << i)) && n->inputs[i]->storage->version != n->versions[i])
+        if ((recompute || (n->op->saves & saves_bit(i))) &&
+            n->inputs[i]->storage->version != n->versions[i])
             return mg_seterr(MG_EGRAPH, "backward: an input of %s was modified in place after "
                              "it was used; its gradient would be wrong (clone it before editing)",
                              n->op->grad_name);
@@ -129,6 +146,41 @@ static int check_versions(const mg_node *n) {
     return MG_OK;
 }
 
+/* For a tensor made by a view op (its node wrote nothing and its output
+ * shares an input's storage), that input: the view's values are its base's.
+ * NULL otherwise. */
+static const mg_tensor *view_base(const mg_tensor *t) {
+    const mg_node *m = t->grad_fn;
+    for (int k = 0; k < m->ninputs; k++)
+        if (m->inputs[k]->storage == t->storage && m->versions[k] == m->out_version)
+            return m->inputs[k];
+    return NULL;
+}
+
+/* 2. Each variable a node consumed still held, when the node used it, the
+ * values its own graph describes: no write between its making and that use
+ * (into it, into its base, or through another view of the same storage).
+ * A view of a leaf is always current (a leaf's values are whatever its
+ * storage holds), so the walk down a chain of views stops there. */
+static int check_fresh(const mg_node *n) {
+    for (int i = 0; i < n->ninputs; i++) {
+        const mg_tensor *s = n->inputs[i];
+        uint64_t used = n->versions[i];
+        if (!s->requires_grad) continue;
+        while (live(s) && s->grad_fn->out_version != used) {
+            const mg_tensor *base = view_base(s);
+            if (!base)
+                return mg_seterr(MG_EGRAPH, "backward: a tensor made by %s was modified in place "
+                                 "(directly, through a view or through its base) before %s used "
+                                 "it; its gradient would be wrong (clone it before editing)",
+                                 s->grad_fn->op->grad_name, n->op->grad_name);
+            s = base;
+        }
+    }
+    return MG_OK;
+}
+
+/* ---- one pass ------------------------------------------------------------------ */
 /* g, shaped and typed as t needs it (sums broadcast axes, casts).  Consumes g. */
 static mg_tensor *fit(mg_tensor *g, const mg_tensor *t) {
     mg_tensor *r = g;
@@ -159,34 +211,72 @@ static int accumulate(mg_tensor **slot, mg_tensor *g) {
     return MG_OK;
 }
 
-/* The .grad a tensor keeps must not alias another tensor's memory. */
+/* A gradient handed to the caller must not alias another tensor's memory. */
 static mg_tensor *own(mg_tensor *g) {
     if (g->refcount == 1 && g->storage->refcount == 1 && mg_is_contiguous(g)) return mg_retain(g);
     return mg_clone(g);
 }
 
-static mg_tensor *head_grad(mg_tensor *y, mg_tensor *grad) {
+static mg_tensor *head_grad(const char *fn, mg_tensor *y, mg_tensor *grad) {
     if (!grad) return mg_full(y->ndim, y->shape, 1, y->dtype);
     mg_tensor *c = mg_astype(grad, y->dtype);
     mg_tensor *b = c ? mg_broadcast_to(c, y->ndim, y->shape) : NULL;
     mg_release(c);
     if (!b) {
         char sa[256], sb[256];
-        mg_seterr(MG_ESHAPE, "backward: the gradient's shape %s does not broadcast to the "
-                  "tensor's shape %s", mg_shape_str(grad->ndim, grad->shape, sa, sizeof sa),
+        mg_seterr(MG_ESHAPE, "%s: the gradient's shape %s does not broadcast to the "
+                  "tensor's shape %s", fn, mg_shape_str(grad->ndim, grad->shape, sa, sizeof sa),
                   mg_shape_str(y->ndim, y->shape, sb, sizeof sb));
     }
     return b;
 }
 
-static int run_node(mg_tensor *t, mg_tensor *g) {
+/* What a pass delivers: .grad on every tensor of the graph (inputs == NULL,
+ * mg_backward), or the gradients of the given inputs into out (mg_grad);
+ * then only tensors marked `need` (those through which an input is reached)
+ * are walked. */
+typedef struct {
+    const char *fn;
+    mg_tensor *const *inputs;
+    int nin;
+    mg_tensor **out;
+    uint64_t need;
+} pass_sink;
+
+static bool needed(const pass_sink *s, const mg_tensor *t) {
+    return !s->inputs || t->pass_mark == s->need;
+}
+
+/* Marks the inputs, then (inputs before their users in `order`) every
+ * tensor whose node consumes a marked one. */
+static void mark_needed(pass_sink *s, const tlist *order, uint64_t visited) {
+    for (int j = 0; j < s->nin; j++)
+        if (s->inputs[j]->pass_mark == visited) s->inputs[j]->pass_mark = s->need;
+    for (size_t k = 0; k < order->n; k++) {
+        mg_tensor *t = order->v[k];
+        if (t->pass_mark == s->need || !live(t)) continue;
+        for (int i = 0; i < t->grad_fn->ninputs; i++)
+            if (t->grad_fn->inputs[i]->pass_mark == s->need) t->pass_mark = s->need;
+    }
+}
+
+/* Whether running t's node sends gradient anywhere it is wanted. */
+static bool runs(const pass_sink *s, const mg_tensor *t) {
+    if (!live(t)) return false;
+    if (!s->inputs) return true;
+    for (int i = 0; i < t->grad_fn->ninputs; i++)
+        if (needed(s, t->grad_fn->inputs[i])) return true;
+    return false;
+}
+
+static int run_node(const pass_sink *s, mg_tensor *t, mg_tensor *g) {
     mg_node *n = t->grad_fn;
     mg_tensor *gin[MG_MAXINPUTS] = {NULL};
     int rc = n->op->backward(n, g, gin);
     for (int i = 0; i < n->ninputs; i++) {
         mg_tensor *in = n->inputs[i];
         if (!gin[i]) continue;
-        if (rc || !in->requires_grad) {
+        if (rc || !in->requires_grad || !needed(s, in)) {
             mg_release(gin[i]);
             continue;
         }
@@ -196,17 +286,26 @@ static int run_node(mg_tensor *t, mg_tensor *g) {
     return rc;
 }
 
-static int backward_pass(tlist *order, mg_tensor *head) {
+/* Hands t's total gradient g to the sink. */
+static int deliver(pass_sink *s, mg_tensor *t, mg_tensor *g) {
+    if (!s->inputs) {
+        mg_tensor *kept = own(g);
+        return kept ? accumulate(&t->grad, kept) : mg_errcode();
+    }
+    for (int j = 0; j < s->nin; j++)
+        if (s->inputs[j] == t && !s->out[j] && !(s->out[j] = own(g))) return mg_errcode();
+    return MG_OK;
+}
+
+static int walk(pass_sink *s, tlist *order) {
     int rc = MG_OK;
-    order->v[order->n - 1]->pass_grad = head;
     for (size_t k = order->n; k-- > 0 && !rc;) {
         mg_tensor *t = order->v[k];
         mg_tensor *g = t->pass_grad;
         t->pass_grad = NULL;
         if (!g) continue;
-        mg_tensor *kept = own(g);
-        rc = kept ? accumulate(&t->grad, kept) : mg_errcode();
-        if (!rc && live(t)) rc = run_node(t, g);
+        if (needed(s, t)) rc = deliver(s, t, g);
+        if (!rc && runs(s, t)) rc = run_node(s, t, g);
         mg_release(g);
     }
     for (size_t k = 0; k < order->n; k++) { /* leftovers after an error */
@@ -216,43 +315,114 @@ static int backward_pass(tlist *order, mg_tensor *head) {
     return rc;
 }
 
-int mg_backward(mg_tensor *y, mg_tensor *grad, const mg_backward_opts *opts) {
+/* After a pass that does not retain it, the graph is released: its nodes
+ * drop their inputs and outputs act as leaves from then on. */
+static void free_graph(tlist *order) {
+    for (size_t k = 0; k < order->n; k++) {
+        mg_node *n = order->v[k]->grad_fn;
+        if (!n || n->freed) continue;
+        for (int i = 0; i < n->ninputs; i++) mg_release(n->inputs[i]);
+        n->ninputs = 0;
+        mg_release(n->out);
+        n->out = NULL;
+        n->freed = true;
+    }
+}
+
+static int check_root(const char *fn, mg_tensor *y) {
+    if (!y) return mg_seterr(MG_EVALUE, "%s: missing tensor", fn);
+    if (y->grad_fn && y->grad_fn->freed)
+        return mg_seterr(MG_EGRAPH, "%s: the graph behind this tensor was already freed by "
+                         "an earlier backward; pass {retain_graph = true} to the earlier "
+                         "backward to run it again", fn);
+    return MG_OK;
+}
+
+/* The order of every variable the roots reach, the in-place checks on the
+ * nodes that will run, and each root's head gradient in its pass_grad. */
+static int prepare(pass_sink *s, mg_tensor *const *roots, mg_tensor *const *heads, int nroots,
+                   bool create, tlist *order) {
+    int rc = MG_OK;
+    uint64_t visited = ++pass_counter;
+    for (int r = 0; r < nroots && !rc; r++)
+        if ((rc = check_root(s->fn, roots[r])) == MG_OK && roots[r]->requires_grad &&
+            roots[r]->pass_mark != visited)
+            rc = topo_order(roots[r], visited, order);
+    if (rc) return rc;
+    if (s->inputs) {
+        s->need = ++pass_counter;
+        mark_needed(s, order, visited);
+    }
+    for (size_t k = 0; !rc && k < order->n; k++) {
+        mg_tensor *t = order->v[k];
+        if (runs(s, t) && needed(s, t) && !(rc = check_saved(t->grad_fn, create)))
+            rc = check_fresh(t->grad_fn);
+    }
+    for (int r = 0; r < nroots && !rc; r++) {
+        if (!roots[r]->requires_grad) continue;
+        mg_tensor *h = head_grad(s->fn, roots[r], heads ? heads[r] : NULL);
+        rc = h ? accumulate(&roots[r]->pass_grad, h) : mg_errcode();
+    }
+    return rc;
+}
+
+/* The shared engine: grad mode is create_graph during the pass. */
+static int run_pass(pass_sink *s, mg_tensor *const *roots, mg_tensor *const *heads, int nroots,
+                    const mg_backward_opts *opts) {
     mg_backward_opts o = {false, false};
     if (opts) o = *opts;
-    if (!y) return mg_seterr(MG_EVALUE, "backward: missing tensor");
-    if (!y->requires_grad) return MG_OK; /* a constant: nothing to do, as in MyGrad */
-    if (y->grad_fn && y->grad_fn->freed)
-        return mg_seterr(MG_EGRAPH, "backward: the graph behind this tensor was already freed by "
-                         "an earlier backward; pass {retain_graph = true} to the earlier "
-                         "backward to run it again");
     bool prev_mode = mg_set_grad_enabled(o.create_graph);
     bool prev_inb = in_backward;
     in_backward = true;
     tlist order = {0};
-    int rc = MG_OK;
-    mg_tensor *head = head_grad(y, grad);
-    if (!head) rc = mg_errcode();
-    if (!rc) rc = topo_order(y, ++pass_counter, &order);
-    for (size_t k = 0; !rc && k < order.n; k++)
-        if (live(order.v[k])) rc = check_versions(order.v[k]->grad_fn);
-    if (!rc) rc = backward_pass(&order, head);
-    else mg_release(head);
+    int rc = prepare(s, roots, heads, nroots, o.create_graph, &order);
+    if (!rc) rc = walk(s, &order);
+    else
+        for (size_t k = 0; k < order.n; k++) {
+            mg_release(order.v[k]->pass_grad);
+            order.v[k]->pass_grad = NULL;
+        }
     /* The gradient recorded under create_graph runs through the forward graph
      * (the intermediates it reads), so that graph must stay (as PyTorch's
      * retain_graph defaults to create_graph). */
-    if (!rc && !o.retain_graph && !o.create_graph)
-        for (size_t k = 0; k < order.n; k++) {
-            mg_node *n = order.v[k]->grad_fn;
-            if (!n || n->freed) continue;
-            for (int i = 0; i < n->ninputs; i++) mg_release(n->inputs[i]);
-            n->ninputs = 0;
-            mg_release(n->out);
-            n->out = NULL;
-            n->freed = true;
-        }
+    if (!rc && !o.retain_graph && !o.create_graph) free_graph(&order);
     for (size_t k = 0; k < order.n; k++) mg_release(order.v[k]);
     free(order.v);
     in_backward = prev_inb;
     mg_set_grad_enabled(prev_mode);
+    return rc;
+}
+
+int mg_backward(mg_tensor *y, mg_tensor *grad, const mg_backward_opts *opts) {
+    pass_sink s = {"backward", NULL, 0, NULL, 0};
+    if (!y) return mg_seterr(MG_EVALUE, "backward: missing tensor");
+    if (!y->requires_grad) return MG_OK; /* a constant: nothing to do, as in MyGrad */
+    return run_pass(&s, &y, grad ? &grad : NULL, 1, opts);
+}
+
+int mg_grad(mg_tensor *const *outputs, int nout, mg_tensor *const *grad_outputs,
+            mg_tensor *const *inputs, int nin, const mg_backward_opts *opts, mg_tensor **out) {
+    if (nout < 1 || nin < 1 || !outputs || !inputs || !out)
+        return mg_seterr(MG_EVALUE, "grad: expected at least one output and one input, got %d "
+                         "and %d", nout, nin);
+    for (int j = 0; j < nin; j++) {
+        if (!inputs[j]) return mg_seterr(MG_EVALUE, "grad: input %d is missing", j + 1);
+        if (!inputs[j]->requires_grad)
+            return mg_seterr(MG_EGRAPH, "grad: input %d is a constant (it does not require grad), "
+                             "so there is no gradient with respect to it", j + 1);
+        out[j] = NULL;
+    }
+    pass_sink s = {"grad", inputs, nin, out, 0};
+    int rc = run_pass(&s, outputs, grad_outputs, nout, opts);
+    /* an input the outputs reach but no gradient got to: zeros */
+    for (int j = 0; !rc && j < nin; j++)
+        if (!out[j] && inputs[j]->pass_mark == s.need &&
+            !(out[j] = mg_zeros(inputs[j]->ndim, inputs[j]->shape, inputs[j]->dtype)))
+            rc = mg_errcode();
+    if (rc)
+        for (int j = 0; j < nin; j++) {
+            mg_release(out[j]);
+            out[j] = NULL;
+        }
     return rc;
 }

@@ -328,6 +328,44 @@ mg_tensor *mg_norm(mg_tensor *a, mg_norm_ord ord, int naxes, const int *axes, bo
 /* (end linalg) */
 
 /* ---- inplace: inplace.c: in-place ops (add_, mul_, fill_, ...) and the version counter ---- */
+/* In-place ops write into a's storage and bump its version counter; the
+ * argument (b, v, src, lo, hi) broadcasts to a's shape, and the result must
+ * fit a's dtype (float results do not go into integer tensors).
+ *   - Nothing recorded (grad mode off, or a and the argument both constants):
+ *     a plain write; returns a, retained.  This is how a variable is updated
+ *     (through x.data, or under no-grad mode).
+ *   - Recorded (grad mode on and a or the argument a variable): an
+ *     out-of-place recorded op whose values are then written into a's
+ *     storage; returns that op's result, which shares a's storage and stands
+ *     for a in the graph from now on (the caller replaces its handle on a
+ *     with it, as for mg_index_set).  A leaf variable, or a view of one,
+ *     cannot be written while recording (an MG_EGRAPH error, as in PyTorch).
+ * A later backward that would read values overwritten this way fails with an
+ * MG_EGRAPH error naming the op (see mg_backward), never a wrong gradient. */
+mg_tensor *mg_add_(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_sub_(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_mul_(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_div_(mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_pow_(mg_tensor *a, mg_tensor *b);
+/* a = min(max(a, lo), hi); lo or hi (not both) may be NULL for no bound. */
+mg_tensor *mg_clamp_(mg_tensor *a, mg_tensor *lo, mg_tensor *hi);
+mg_tensor *mg_fill_(mg_tensor *a, mg_tensor *v);     /* values converted to a's dtype */
+mg_tensor *mg_copy_(mg_tensor *a, mg_tensor *src);   /* values converted to a's dtype */
+mg_tensor *mg_zero_(mg_tensor *a);
+
+/* autograd.c: gradients without .grad.  Computes, for each input j, the
+ * gradient of sum_k sum(outputs[k] * grad_outputs[k]) with respect to
+ * inputs[j] into out[j] (a new reference), touching no tensor's .grad.
+ * grad_outputs may be NULL, and so may each entry (ones).  out[j] is NULL
+ * for an input the outputs do not depend on; constant outputs add nothing;
+ * a constant input is an error.  opts as for mg_backward (the graph is freed
+ * unless retain_graph or create_graph; with create_graph the results are
+ * recorded, so they can be differentiated again).  Returns 0 or an error
+ * code (then every out[j] is NULL).  Shares mg_backward's engine. */
+struct mg_backward_opts; /* the autograd section below */
+int mg_grad(mg_tensor *const *outputs, int nout, mg_tensor *const *grad_outputs,
+            mg_tensor *const *inputs, int nin, const struct mg_backward_opts *opts,
+            mg_tensor **out);
 /* (end inplace) */
 
 /* ---- extend: custom.c, graph_dot.c: ops defined by the caller, the graph as DOT text ---- */

@@ -90,12 +90,10 @@ static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_ten
         n->versions[i] = in[i]->storage->version;
     }
     if (p) n->p = *p;
-    if (op->saves & MG_SAVES_OUT) {
-        if (!(n->out = mg_detach(out))) {
-            mg_node_free(n);
-            return MG_ENOMEM;
-        }
-        n->out_version = out->storage->version;
+    n->out_version = out->storage->version; /* autograd.c's in-place checks read it */
+    if ((op->saves & MG_SAVES_OUT) && !(n->out = mg_detach(out))) {
+        mg_node_free(n);
+        return MG_ENOMEM;
     }
     out->grad_fn = n;
     out->requires_grad = true;

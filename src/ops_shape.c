@@ -329,6 +329,7 @@ mg_tensor *mg_index_set(mg_tensor *a, int n, const mg_index *idx, mg_tensor *v) 
     out->storage->refcount++;
     out->offset = a->offset;
     memcpy(out->stride, a->stride, sizeof out->stride);
+    if (out->grad_fn) out->grad_fn->out_version = a->storage->version; /* made now, here */
     return out;
 }
 
