@@ -124,9 +124,6 @@ out:
  * its output's right after it was made (out_version).  Two checks follow,
  * so that an in-place write gives an error, never a wrong gradient. */
 
-/* The `saves` bit of input i: MG_SAVES_IN0 and MG_SAVES_IN1 for inputs 0 and
- * 1; bit 2 is MG_SAVES_OUT, so inputs 2..7 use bits 3..8. */
-static unsigned saves_bit(int i) { return i < 2 ? 1u << i : 1u << (i + 1); }
 
 /* 1. The values a node's backward reads are unchanged.  Under create_graph
  * an op that saves its output recomputes it from its inputs
@@ -134,7 +131,7 @@ static unsigned saves_bit(int i) { return i < 2 ? 1u << i : 1u << (i + 1); }
 static int check_saved(const mg_node *n, bool create) {
     bool recompute = create && (n->op->saves & MG_SAVES_OUT);
     for (int i = 0; i < n->ninputs; i++)
-        if ((recompute || (n->op->saves & saves_bit(i))) &&
+        if ((recompute || (n->op->saves & MG_SAVES_IN(i))) &&
             n->inputs[i]->storage->version != n->versions[i])
             return mg_seterr(MG_EGRAPH, "backward: an input of %s was modified in place after "
                              "it was used; its gradient would be wrong (clone it before editing)",

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The `saves` bit of input 2 (autograd.c: inputs 2.. use bits 3..). */
-#define SAVES_IN2 8u
 
 static mg_params params0(void) {
     mg_params p;
@@ -79,21 +77,6 @@ static int check_recorded_write(const char *op, const mg_tensor *a) {
 }
 
 /* ---- writing back ------------------------------------------------------------- */
-/* r, recorded, shares a's storage from now on (a's view of it). */
-static void repoint(mg_tensor *r, const mg_tensor *a) {
-    mg_tensor *alias[2] = {r, r->grad_fn->out};
-    for (int k = 0; k < 2; k++) {
-        mg_tensor *t = alias[k];
-        if (!t) continue;
-        mg_storage_release(t->storage);
-        t->storage = a->storage;
-        t->storage->refcount++;
-        t->offset = a->offset;
-        memcpy(t->stride, a->stride, sizeof t->stride);
-    }
-    r->grad_fn->out_version = a->storage->version; /* made now, in a's storage */
-}
-
 /* Writes the new values r into a; returns what stands for a now (consumes r). */
 static mg_tensor *write_back(const char *op, mg_tensor *a, mg_tensor *r) {
     if (!storable(r->dtype, a->dtype)) {
@@ -107,17 +90,11 @@ static mg_tensor *write_back(const char *op, mg_tensor *a, mg_tensor *r) {
         mg_release(r);
         if (!(r = c)) return NULL;
     }
-    if (mg_copy_strided(a, r)) {
-        mg_release(r);
-        return NULL;
-    }
+    if (r->grad_fn) return mg_write_back(a, r);
+    int rc = mg_copy_strided(a, r);
     a->storage->version++;
-    if (!r->grad_fn) {
-        mg_release(r);
-        return mg_retain(a);
-    }
-    repoint(r, a);
-    return r;
+    mg_release(r);
+    return rc ? NULL : mg_retain(a);
 }
 
 /* Whether writing `in` into a is recorded (and then allowed). */
@@ -152,7 +129,7 @@ out:
     return r;
 }
 
-static const unsigned saves_masks[3] = {MG_SAVES_IN0, MG_SAVES_IN1, SAVES_IN2};
+static const unsigned saves_masks[3] = {MG_SAVES_IN0, MG_SAVES_IN1, MG_SAVES_IN(2)};
 
 /* a op= in[1..] for the op in[0] op in[1] (, in[2]); in[0] is a. */
 static mg_tensor *inplace_apply(const char *name, const mg_opdef *op, mg_tensor **in,
@@ -198,9 +175,7 @@ static mg_tensor *write_(const char *name, mg_tensor *a, mg_tensor *v) {
                   mg_dtype_name(a->dtype));
         return NULL;
     }
-    mg_tensor *r = mg_index_set(a, 0, whole, v);
-    if (r && r != a && r->grad_fn) r->grad_fn->out_version = r->storage->version;
-    return r;
+    return mg_index_set(a, 0, whole, v);
 }
 
 mg_tensor *mg_fill_(mg_tensor *a, mg_tensor *v) { return write_("fill_", a, v); }
@@ -318,7 +293,7 @@ static int clamp_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
 }
 
 static const mg_opdef op_clamp = {"clamp", "ClampBackward", 3, MG_KIND_OTHER, MG_RES_SAME, {0},
-    {0}, clamp_fw, clamp_bw, MG_SAVES_IN0 | MG_SAVES_IN1 | SAVES_IN2, NULL};
+    {0}, clamp_fw, clamp_bw, MG_SAVES_IN0 | MG_SAVES_IN1 | MG_SAVES_IN(2), NULL};
 
 mg_tensor *mg_clamp_(mg_tensor *a, mg_tensor *lo, mg_tensor *hi) {
     if (!a) return write_("clamp_", NULL, NULL);

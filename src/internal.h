@@ -114,6 +114,11 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b);
 int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt);
 /* A contiguous copy of a in dtype dt (no recording). */
 mg_tensor *mg_copy_of(mg_tensor *a, mg_dtype dt);
+/* A recorded write into a: copies out's values into a's storage (so views
+ * of a see them; bumps its version) and lets out, which stands for a in the
+ * graph from now on, share that storage with a's layout.  Returns out, or
+ * NULL after releasing it. */
+mg_tensor *mg_write_back(mg_tensor *a, mg_tensor *out);
 /* Copies src into dst's layout (shapes must match; dtypes may differ). */
 int mg_copy_strided(mg_tensor *dst, const mg_tensor *src);
 

@@ -606,17 +606,5 @@ mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor
     mg_tensor *out = rc ? NULL : recorded_set(a, &pl, v);
     mg_release(pl.L);
     if (!out) return NULL;
-    /* As mg_index_set: the new values go into a's storage (views of a see
-     * them) and out, which stands for a from now on, shares that storage. */
-    if (mg_copy_strided(a, out)) {
-        mg_release(out);
-        return NULL;
-    }
-    a->storage->version++;
-    mg_storage_release(out->storage);
-    out->storage = a->storage;
-    out->storage->refcount++;
-    out->offset = a->offset;
-    memcpy(out->stride, a->stride, sizeof out->stride);
-    return out;
+    return mg_write_back(a, out);
 }

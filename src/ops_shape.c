@@ -317,18 +317,25 @@ mg_tensor *mg_index_set(mg_tensor *a, int n, const mg_index *idx, mg_tensor *v) 
     mg_tensor *in[2] = {a, v};
     mg_tensor *out = mg_apply(&mg_op_index_put, in, &p);
     if (!out) return NULL;
-    /* Put the new values in a's storage, so views of a see them, and let
-     * out (which stands for a from now on) share that storage. */
+    return mg_write_back(a, out);
+}
+
+mg_tensor *mg_write_back(mg_tensor *a, mg_tensor *out) {
     if (mg_copy_strided(a, out)) {
         mg_release(out);
         return NULL;
     }
     a->storage->version++;
-    mg_storage_release(out->storage);
-    out->storage = a->storage;
-    out->storage->refcount++;
-    out->offset = a->offset;
-    memcpy(out->stride, a->stride, sizeof out->stride);
+    mg_tensor *alias[2] = {out, out->grad_fn ? out->grad_fn->out : NULL};
+    for (int k = 0; k < 2; k++) {
+        mg_tensor *t = alias[k];
+        if (!t) continue;
+        mg_storage_release(t->storage);
+        t->storage = a->storage;
+        t->storage->refcount++;
+        t->offset = a->offset;
+        memcpy(t->stride, a->stride, sizeof t->stride);
+    }
     if (out->grad_fn) out->grad_fn->out_version = a->storage->version; /* made now, here */
     return out;
 }
