@@ -310,6 +310,11 @@ describe("dirac", function()
                      {{0, 0, 0}, {0, 0, 0}}}, nn.dirac(3, 2, 3):totable())
   end)
 
+  it("is an identity-like matrix for 2-d shapes (as MyGrad)", function()
+    assert.are.same({{1, 0, 0}, {0, 1, 0}}, nn.dirac(2, 3):totable())
+    assert.are.same({{1, 0}, {0, 1}, {0, 0}}, nn.dirac({3, 2}):totable())
+  end)
+
   it("4-d with an even kernel, and more inputs than outputs", function()
     local w = nn.dirac({2, 3, 2, 4}):totable()
     for o = 1, 2 do

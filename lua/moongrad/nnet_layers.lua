@@ -465,6 +465,11 @@ return function(mg, core)
   --- Returns every hidden state (T x N x H) and the last one (N x H).
   function nn.gru(x, h0, w_ih, w_hh, b_ih, b_hh, opts)
     local fn = "gru"
+    if is_opts(b_ih) and b_hh == nil and opts == nil then
+      opts, b_ih = b_ih, nil
+    elseif is_opts(b_hh) and opts == nil then
+      opts, b_hh = b_hh, nil
+    end
     opts = opts or {}
     if not is_opts(opts) then fail(fn, "expected an option table, got %s", type(opts)) end
     x = tensor_arg(fn, x, "x")
