@@ -403,6 +403,23 @@ char *mg_graph_dot(const mg_tensor *y);
 /* (end nnet_act) */
 
 /* ---- nnet_layers: nn_layers.c: initializers, batchnorm, dropout, embedding, gru ---- */
+/* Initializers (mg.nnet.initializers; the others are composed in Lua).  A
+ * new constant tensor of a float dtype, drawn from the global generator.
+ * orthogonal: as PyTorch's orthogonal_ (shape read as shape[0] x the rest;
+ * at least 2 axes); gain times a Haar-distributed orthogonal matrix
+ * (Householder QR of a normal matrix, columns signed by R's diagonal).
+ * dirac: as PyTorch's dirac_ (at least 2 axes; shape[0] divisible by
+ * groups): gain at [g*opg + d, d, k1/2, k2/2, ...], zeros elsewhere. */
+mg_tensor *mg_init_orthogonal(int ndim, const int64_t *shape, double gain, mg_dtype dt);
+mg_tensor *mg_init_dirac(int ndim, const int64_t *shape, int64_t groups, double gain, mg_dtype dt);
+/* table[idx]: the rows of table (V x D) named by the int64 tensor idx (any
+ * shape; values count from base, all in base..V-1+base, else an error that
+ * names the index and V).  Result idx.shape + {D}; its backward scatter-adds,
+ * so repeated indices accumulate. */
+mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base);
+/* Stacks n >= 1 tensors of one shape and dtype along a new first axis, as a
+ * tree of recorded ops of at most 8 inputs (differentiable). */
+mg_tensor *mg_layers_stack(int n, mg_tensor *const *ts);
 /* (end nnet_layers) */
 
 /* ---- io: io_idx.c, io_safetensors.c: IDX files and safetensors checkpoints ---- */
