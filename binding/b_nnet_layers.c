@@ -1,7 +1,6 @@
 /* b_nnet_layers.c — the C half of mg.nnet's initializers and layers, in
  * core.nnet: orthogonal(shape, opts) and dirac(shape, opts) initializers,
- * embedding(idx, table) with 1-based indices, and _stack(list), the
- * differentiable stacking the GRU uses.  The rest is in
+ * embedding(idx, table) with 1-based indices.  The rest is in
  * lua/moongrad/nnet_layers.lua. */
 #include "binding.h"
 
@@ -88,24 +87,5 @@ static int f_embedding(lua_State *L) {
     return 1;
 }
 
-/* _stack({t1, t2, ...}): the tensors stacked along a new first axis. */
-static int f_stack(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 1);
-    if (n < 1 || n > (1 << 30)) return luaL_error(L, "stack: expected a list of tensors, got %d", (int)n);
-    mg_tensor **ts = lua_newuserdatauv(L, (size_t)n * sizeof *ts, 0); /* freed by the GC */
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, 1, i);
-        if (!lmg_is(L, -1))
-            return luaL_error(L, "stack: entry %d of the list is a %s, expected a tensor", (int)i,
-                              luaL_typename(L, -1));
-        ts[i - 1] = lmg_check(L, lua_gettop(L), "stack");
-        lua_pop(L, 1); /* the list keeps it alive */
-    }
-    lmg_push(L, mg_layers_stack((int)n, ts), "stack");
-    return 1;
-}
-
 const luaL_Reg lmg_nnet_layers_funcs[] = {
-    {"orthogonal", f_orthogonal}, {"dirac", f_dirac}, {"embedding", f_embedding},
-    {"_stack", f_stack}, {NULL, NULL}};
+    {"orthogonal", f_orthogonal}, {"dirac", f_dirac}, {"embedding", f_embedding}, {NULL, NULL}};

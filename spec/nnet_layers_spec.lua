@@ -445,37 +445,3 @@ describe("gru", function()
     raises(function() nn.gru(x, h0, wih, whh, nil, nil, "fast") end, "gru", "option table")
   end)
 end)
-
-describe("the GRU's stacking (core.nnet._stack)", function()
-  local stack = require("moongrad.core").nnet._stack
-
-  it("is kept out of mg.nnet", function()
-    assert.is_nil(nn._stack)
-  end)
-
-  it("stacks along a new first axis, also past 8 tensors (a tree of ops)", function()
-    local ts = {}
-    for k = 1, 20 do ts[k] = f64({k, -k}) end
-    local s = stack(ts)
-    assert.are.same({20, 2}, s.shape)
-    assert.are.same({17, -17}, s[17]:totable())
-    assert.are.same({{1, -1}}, stack({ts[1]}):totable())
-  end)
-
-  it("gradchecks in float64", function()
-    local a, b = var({2, 3}, 71), var({2, 3}, 72)
-    check(function(p, q) return stack({p, q, p}) end, {a, b})
-    check(function(p, q)
-      local l = {}
-      for k = 1, 11 do l[k] = k % 3 == 0 and p or q end
-      return stack(l)
-    end, {a, b})
-  end)
-
-  it("raises clear errors", function()
-    raises(function() stack({}) end, "stack")
-    raises(function() stack({f64({1}), f64({1, 2})}) end, "stack", "tensor 2 has shape {2}")
-    raises(function() stack({f64({1}), mg.tensor({1.0})}) end, "stack", "float32")
-    raises(function() stack({f64({1}), 3}) end, "stack", "entry 2")
-  end)
-end)

@@ -417,9 +417,6 @@ mg_tensor *mg_init_dirac(int ndim, const int64_t *shape, int64_t groups, double 
  * names the index and V).  Result idx.shape + {D}; its backward scatter-adds,
  * so repeated indices accumulate. */
 mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base);
-/* Stacks n >= 1 tensors of one shape and dtype along a new first axis, as a
- * tree of recorded ops of at most 8 inputs (differentiable). */
-mg_tensor *mg_layers_stack(int n, mg_tensor *const *ts);
 /* (end nnet_layers) */
 
 /* ---- io: io_idx.c, io_safetensors.c: IDX files and safetensors checkpoints ---- */

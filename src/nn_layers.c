@@ -1,10 +1,8 @@
 /* nn_layers.c — the C parts of mg.nnet's initializers and layers: the
  * orthogonal initializer (Householder QR in double, with the sign fix that
  * makes the distribution uniform), the dirac initializer, embedding (a
- * checked 1-based or 0-based gather whose backward scatter-adds), and
- * mg_layers_stack, which stacks same-shape tensors along a new first axis as
- * a tree of recorded concatenations (the GRU collects its hidden states
- * with it).  Everything else of mg.nnet's layers is composed of ops in
+ * checked 1-based or 0-based gather whose backward scatter-adds).
+ * Everything else of mg.nnet's layers is composed of ops in
  * lua/moongrad/nnet_layers.lua. */
 #include "internal.h"
 
@@ -211,107 +209,4 @@ mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base) {
     memset(&key, 0, sizeof key);
     key.t = idx;
     return mg_index_adv_get(table, 1, &key, base);
-}
-
-/* ---- stacking along a new first axis ----------------------------------------
- * cat0 concatenates 2..8 tensors of one dtype along their first axis (the
- * other axes equal); its backward hands each input its slice of g.  A
- * longer list becomes a tree of such ops. */
-static mg_tensor *cat0_fw(mg_tensor **in, const mg_params *p) {
-    int k = (int)p->ival[0];
-    int64_t shape[MG_MAXDIM];
-    memcpy(shape, in[0]->shape, sizeof shape);
-    shape[0] = 0;
-    for (int i = 0; i < k; i++) shape[0] += in[i]->shape[0];
-    mg_tensor *out = mg_empty(in[0]->ndim, shape, in[0]->dtype);
-    int64_t off = out ? out->offset : 0;
-    for (int i = 0; out && i < k; i++) {
-        mg_tensor *v = mg_view(out, in[i]->ndim, in[i]->shape, out->stride, off);
-        int rc = v ? mg_copy_strided(v, in[i]) : MG_ENOMEM;
-        mg_release(v);
-        if (rc) {
-            mg_release(out);
-            return NULL;
-        }
-        off += in[i]->shape[0] * out->stride[0];
-    }
-    return out;
-}
-
-static int cat0_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    int64_t off = 0;
-    for (int i = 0; i < n->ninputs; i++) {
-        int64_t len = n->inputs[i]->shape[0];
-        if (n->inputs[i]->requires_grad) {
-            mg_index ix = {MG_IDX_SLICE, len ? off : 0, len, 1};
-            if (!(gin[i] = mg_index_get(g, 1, &ix))) return mg_errcode();
-        }
-        off += len;
-    }
-    return MG_OK;
-}
-
-#define CAT0(k) {"stack", "StackBackward", k, MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, \
-                 cat0_fw, cat0_bw, 0, NULL}
-static const mg_opdef cat0_ops[MG_MAXINPUTS - 1] = {CAT0(2), CAT0(3), CAT0(4), CAT0(5),
-                                                     CAT0(6), CAT0(7), CAT0(8)};
-
-/* cat0 of k (1..8) tensors: a new reference. */
-static mg_tensor *cat0(int k, mg_tensor **ts) {
-    if (k == 1) return mg_retain(ts[0]);
-    mg_params p;
-    memset(&p, 0, sizeof p);
-    p.ival[0] = k;
-    return mg_apply(&cat0_ops[k - 2], ts, &p);
-}
-
-static int check_stack(int n, mg_tensor *const *ts) {
-    char sa[256], sb[256];
-    if (n < 1 || !ts) return mg_seterr(MG_EVALUE, "stack: expected at least one tensor");
-    for (int i = 0; i < n; i++) {
-        if (!ts[i]) return mg_seterr(MG_EVALUE, "stack: tensor %d is missing", i + 1);
-        if (ts[i]->dtype != ts[0]->dtype)
-            return mg_seterr(MG_EDTYPE, "stack: tensor %d is %s, tensor 1 is %s", i + 1,
-                             mg_dtype_name(ts[i]->dtype), mg_dtype_name(ts[0]->dtype));
-        if (!mg_same_shape(ts[i], ts[0]))
-            return mg_seterr(MG_ESHAPE, "stack: tensor %d has shape %s, tensor 1 has %s", i + 1,
-                             mg_shape_str(ts[i]->ndim, ts[i]->shape, sa, sizeof sa),
-                             mg_shape_str(ts[0]->ndim, ts[0]->shape, sb, sizeof sb));
-    }
-    if (ts[0]->ndim + 1 > MG_MAXDIM)
-        return mg_seterr(MG_ESHAPE, "stack: the result would have more than %d axes", MG_MAXDIM);
-    return MG_OK;
-}
-
-mg_tensor *mg_layers_stack(int n, mg_tensor *const *ts) {
-    if (check_stack(n, ts)) return NULL;
-    mg_tensor **level = malloc((size_t)n * sizeof *level);
-    if (!level) {
-        mg_seterr(MG_ENOMEM, "stack: out of memory");
-        return NULL;
-    }
-    int64_t shape[MG_MAXDIM];
-    shape[0] = 1;
-    memcpy(shape + 1, ts[0]->shape, (size_t)ts[0]->ndim * sizeof *shape);
-    int m = 0, rc = MG_OK;
-    for (; m < n; m++)
-        if (!(level[m] = mg_reshape(ts[m], ts[0]->ndim + 1, shape))) break;
-    rc = m < n ? mg_errcode() : MG_OK;
-    while (!rc && m > 1) { /* one level of the tree: groups of up to 8 */
-        int next = 0;
-        for (int i = 0; i < m; i += MG_MAXINPUTS) {
-            int k = m - i < MG_MAXINPUTS ? m - i : MG_MAXINPUTS;
-            mg_tensor *c = rc ? NULL : cat0(k, level + i);
-            if (!c) rc = rc ? rc : mg_errcode();
-            for (int j = i; j < i + k; j++) mg_release(level[j]);
-            level[next++] = c;
-        }
-        m = next;
-        if (rc) break;
-    }
-    mg_tensor *out = rc ? NULL : level[0];
-    if (rc)
-        for (int i = 0; i < m; i++) mg_release(level[i]);
-    free(level);
-    return out;
 }

@@ -13,8 +13,7 @@ return function(mg, core)
   mg.nnet = mg.nnet or {}
   local nn = mg.nnet
   local C = core.nnet
-  local stack = C._stack
-  nn._stack = nil -- private: GRU's differentiable stacking
+  local function stack(list) return mg.stack(list, 1) end
 
   -- Helpers ------------------------------------------------------------------
   local function fail(fn, fmt, ...)
