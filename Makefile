@@ -45,8 +45,9 @@ $(CORE_SO): $(CORE_OBJ) $(BIND_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 # Installs the Debian packages that are missing (a no-op when all are there).
+# `make deps DEBS_EXTRA="..."` adds more (the demo adds its data set and gnuplot).
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS) $(DEBS_EXTRA); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -122,7 +123,10 @@ install-check: deps rockspec-check
 	  end"; \
 	echo "install-check: ok"
 
-demo: deps
+DEMO_DEBS = dataset-fashion-mnist gnuplot-nox
+
+demo:
+	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
 	$(MAKE) all
 	$(LUA) examples/tour.lua
 
