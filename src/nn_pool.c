@@ -1,2 +1,379 @@
-/* nn_pool.c — (being written) */
+/* nn_pool.c — max and average pooling over the trailing 1, 2 or 3 axes of
+ * a tensor (every leading axis, e.g. N and C, is a separate "plane").
+ *
+ * max_pool = a search for the arg-max of each window (done once, in the
+ * forward; first maximum on ties, NaN wins) giving an int64 tensor of
+ * offsets within the plane, then the op pool_gather(x, idx).  The offsets
+ * stay in the recorded node as its second input, so backward reads them
+ * instead of searching again: the gradient of pool_gather is
+ * pool_scatter(g, idx) (adds g into zeros at idx) and the gradient of that
+ * is pool_gather again, so create_graph works.
+ * avg_pool and its transpose avg_pool_grad are each other's gradients; zero
+ * padding counts in the mean (PyTorch's count_include_pad = True).
+ * The windows come from mg_nn_window_plan (nn_conv.c). */
 #include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defined in nn_conv.c: input offsets per (window tap, output), -1 = padding. */
+int32_t *mg_nn_window_plan(const int64_t *in, const int64_t *k, const int64_t *out,
+                           const int64_t *s, const int64_t *pad, const int64_t *dil);
+
+/* ---- geometry ----------------------------------------------------------------- */
+/* Params: axis = d (pooled trailing axes); ival[0..2] pool, [3..5] stride,
+ * [6..8] padding; ndim/shape: the input's shape (for the backward ops). */
+typedef struct {
+    int d;
+    int64_t planes;                        /* product of the leading axes */
+    int64_t in[3], k[3], s[3], pad[3], dil[3], out[3];
+    int64_t IN, K, OUT;                    /* per plane: input, taps, output */
+} pool_geom;
+
+static void geom_make(int ndim, const int64_t *xs, const mg_params *p, pool_geom *g) {
+    int d = p->axis, lead = ndim - d;
+    g->d = d;
+    g->planes = 1;
+    for (int i = 0; i < lead; i++) g->planes *= xs[i];
+    g->IN = g->K = g->OUT = 1;
+    for (int j = 0; j < 3; j++) {
+        int i = j - (3 - d);
+        bool real = i >= 0;
+        g->in[j] = real ? xs[lead + i] : 1;
+        g->k[j] = real ? p->ival[i] : 1;
+        g->s[j] = real ? p->ival[3 + i] : 1;
+        g->pad[j] = real ? p->ival[6 + i] : 0;
+        g->dil[j] = 1;
+        g->out[j] = (g->in[j] + 2 * g->pad[j] - g->k[j]) / g->s[j] + 1;
+        g->IN *= g->in[j];
+        g->K *= g->k[j];
+        g->OUT *= g->out[j];
+    }
+}
+
+/* The pooled shape: x's leading axes, then the output sizes. */
+static void out_shape(int ndim, const int64_t *xs, const pool_geom *g, int64_t *shape) {
+    int lead = ndim - g->d;
+    for (int i = 0; i < lead; i++) shape[i] = xs[i];
+    for (int i = 0; i < g->d; i++) shape[lead + i] = g->out[3 - g->d + i];
+}
+
+static int32_t *plan_of(const pool_geom *g) {
+    return mg_nn_window_plan(g->in, g->k, g->out, g->s, g->pad, g->dil);
+}
+
+static mg_tensor *dense(mg_tensor *a) {
+    return mg_is_contiguous(a) ? mg_retain(a) : mg_copy_of(a, a->dtype);
+}
+
+/* ---- kernels, one plane at a time --------------------------------------------- */
+/* arg[o]: offset of the first maximum of window o (NaN counts as the maximum). */
+static void argmax_f32(const float *x, const int32_t *plan, const pool_geom *g, int64_t *arg,
+                       float *best) {
+    for (int64_t o = 0; o < g->OUT; o++) arg[o] = -1;
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++) {
+            int32_t j = row[o];
+            if (j < 0) continue;
+            float v = x[j];
+            if (arg[o] < 0 || v > best[o] || (isnan(v) && !isnan(best[o]))) {
+                best[o] = v;
+                arg[o] = j;
+            }
+        }
+    }
+}
+static void argmax_f64(const double *x, const int32_t *plan, const pool_geom *g, int64_t *arg,
+                       double *best) {
+    for (int64_t o = 0; o < g->OUT; o++) arg[o] = -1;
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++) {
+            int32_t j = row[o];
+            if (j < 0) continue;
+            double v = x[j];
+            if (arg[o] < 0 || v > best[o] || (isnan(v) && !isnan(best[o]))) {
+                best[o] = v;
+                arg[o] = j;
+            }
+        }
+    }
+}
+
+/* y[o] = (sum of window o, padding as 0) / K */
+static void avg_f32(const float *x, const int32_t *plan, const pool_geom *g, float *y) {
+    for (int64_t o = 0; o < g->OUT; o++) y[o] = 0;
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++)
+            if (row[o] >= 0) y[o] += x[row[o]];
+    }
+    for (int64_t o = 0; o < g->OUT; o++) y[o] /= (float)g->K;
+}
+static void avg_f64(const double *x, const int32_t *plan, const pool_geom *g, double *y) {
+    for (int64_t o = 0; o < g->OUT; o++) y[o] = 0;
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++)
+            if (row[o] >= 0) y[o] += x[row[o]];
+    }
+    for (int64_t o = 0; o < g->OUT; o++) y[o] /= (double)g->K;
+}
+
+/* gx[window o] += gy[o] / K (gx zeroed by the caller) */
+static void avg_grad_f32(const float *gy, const int32_t *plan, const pool_geom *g, float *gx) {
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++)
+            if (row[o] >= 0) gx[row[o]] += gy[o] / (float)g->K;
+    }
+}
+static void avg_grad_f64(const double *gy, const int32_t *plan, const pool_geom *g, double *gx) {
+    for (int64_t t = 0; t < g->K; t++) {
+        const int32_t *row = plan + t * g->OUT;
+        for (int64_t o = 0; o < g->OUT; o++)
+            if (row[o] >= 0) gx[row[o]] += gy[o] / (double)g->K;
+    }
+}
+
+/* ---- the arg-max search (not an op: its result is an int64 constant) -------------- */
+static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p) {
+    pool_geom g;
+    int64_t shape[MG_MAXDIM];
+    geom_make(x->ndim, x->shape, p, &g);
+    out_shape(x->ndim, x->shape, &g, shape);
+    mg_tensor *X = dense(x), *idx = X ? mg_empty(x->ndim, shape, MG_INT64) : NULL;
+    int32_t *plan = idx ? plan_of(&g) : NULL;
+    void *best = plan ? malloc((size_t)g.OUT * 8 + 1) : NULL;
+    if (!best) {
+        if (plan) mg_seterr(MG_ENOMEM, "max_pool: out of memory");
+        mg_release(idx);
+        idx = NULL;
+        goto done;
+    }
+    const char *xp = mg_data_ptr(X);
+    int64_t *ip = mg_data_ptr(idx);
+    size_t es = mg_dtype_size(x->dtype);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const char *xpl = xp + (size_t)(pl * g.IN) * es;
+        if (x->dtype == MG_FLOAT32) argmax_f32((const float *)xpl, plan, &g, ip + pl * g.OUT, best);
+        else argmax_f64((const double *)xpl, plan, &g, ip + pl * g.OUT, best);
+    }
+done:
+    free(best);
+    free(plan);
+    mg_release(X);
+    return idx;
+}
+
+/* ---- pool_gather / pool_scatter --------------------------------------------------- */
+/* Per-plane sizes of the trailing d axes of t. */
+static int64_t trailing(const mg_tensor *t, int d) {
+    int64_t n = 1;
+    for (int i = t->ndim - d; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+/* y[plane, o] = x[plane, idx[plane, o]] */
+static mg_tensor *gather_fw(mg_tensor **in, const mg_params *p) {
+    mg_tensor *X = dense(in[0]), *idx = in[1];
+    mg_tensor *y = X ? mg_empty(idx->ndim, idx->shape, X->dtype) : NULL;
+    if (!y) goto done;
+    int64_t IN = trailing(X, p->axis), OUT = trailing(idx, p->axis), total = mg_numel(y);
+    const int64_t *ip = mg_data_ptr(idx);
+    if (X->dtype == MG_FLOAT32) {
+        const float *x = mg_data_ptr(X);
+        float *o = mg_data_ptr(y);
+        for (int64_t i = 0; i < total; i++) o[i] = x[(i / OUT) * IN + ip[i]];
+    } else {
+        const double *x = mg_data_ptr(X);
+        double *o = mg_data_ptr(y);
+        for (int64_t i = 0; i < total; i++) o[i] = x[(i / OUT) * IN + ip[i]];
+    }
+done:
+    mg_release(X);
+    return y;
+}
+
+/* gx = zeros of shape p->shape; gx[plane, idx[plane, o]] += g[plane, o] */
+static mg_tensor *scatter_fw(mg_tensor **in, const mg_params *p) {
+    mg_tensor *G = dense(in[0]), *idx = in[1];
+    mg_tensor *gx = G ? mg_zeros(p->ndim, p->shape, G->dtype) : NULL;
+    if (!gx) goto done;
+    int64_t IN = trailing(gx, p->axis), OUT = trailing(idx, p->axis), total = mg_numel(G);
+    const int64_t *ip = mg_data_ptr(idx);
+    if (G->dtype == MG_FLOAT32) {
+        const float *g = mg_data_ptr(G);
+        float *o = mg_data_ptr(gx);
+        for (int64_t i = 0; i < total; i++) o[(i / OUT) * IN + ip[i]] += g[i];
+    } else {
+        const double *g = mg_data_ptr(G);
+        double *o = mg_data_ptr(gx);
+        for (int64_t i = 0; i < total; i++) o[(i / OUT) * IN + ip[i]] += g[i];
+    }
+done:
+    mg_release(G);
+    return gx;
+}
+
+static int gather_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+static int scatter_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+
+static const mg_opdef op_pool_gather = {"max_pool", "MaxPoolBackward", 2, MG_KIND_OTHER,
+    MG_RES_SAME, {0}, {0}, gather_fw, gather_bw, MG_SAVES_IN1, NULL};
+static const mg_opdef op_pool_scatter = {"max_pool_grad", "MaxPoolGradBackward", 2,
+    MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, scatter_fw, scatter_bw, MG_SAVES_IN1, NULL};
+
+/* Applies op to (a, idx). */
+static mg_tensor *apply_idx(const mg_opdef *op, mg_tensor *a, mg_tensor *idx, const mg_params *p) {
+    mg_tensor *in[2] = {a, idx};
+    return mg_apply(op, in, p);
+}
+
+static int gather_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
+    mg_params q = nd->p;
+    q.ndim = nd->inputs[0]->ndim;
+    memcpy(q.shape, nd->inputs[0]->shape, sizeof q.shape);
+    gin[0] = apply_idx(&op_pool_scatter, g, nd->inputs[1], &q);
+    return gin[0] ? MG_OK : mg_errcode();
+}
+static int scatter_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
+    gin[0] = apply_idx(&op_pool_gather, g, nd->inputs[1], &nd->p);
+    return gin[0] ? MG_OK : mg_errcode();
+}
+
+/* ---- avg_pool / avg_pool_grad ---------------------------------------------------- */
+static mg_tensor *avg_fw(mg_tensor **in, const mg_params *p) {
+    pool_geom g;
+    int64_t shape[MG_MAXDIM];
+    mg_tensor *x = in[0];
+    geom_make(x->ndim, x->shape, p, &g);
+    out_shape(x->ndim, x->shape, &g, shape);
+    mg_tensor *X = dense(x), *y = X ? mg_empty(x->ndim, shape, x->dtype) : NULL;
+    int32_t *plan = y ? plan_of(&g) : NULL;
+    if (!plan) {
+        mg_release(y);
+        y = NULL;
+        goto done;
+    }
+    size_t es = mg_dtype_size(x->dtype);
+    const char *xp = mg_data_ptr(X);
+    char *yp = mg_data_ptr(y);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const char *xpl = xp + (size_t)(pl * g.IN) * es;
+        char *ypl = yp + (size_t)(pl * g.OUT) * es;
+        if (x->dtype == MG_FLOAT32) avg_f32((const float *)xpl, plan, &g, (float *)ypl);
+        else avg_f64((const double *)xpl, plan, &g, (double *)ypl);
+    }
+done:
+    free(plan);
+    mg_release(X);
+    return y;
+}
+
+static mg_tensor *avg_grad_fw(mg_tensor **in, const mg_params *p) {
+    pool_geom g;
+    geom_make(p->ndim, p->shape, p, &g);
+    mg_tensor *G = dense(in[0]), *gx = G ? mg_zeros(p->ndim, p->shape, G->dtype) : NULL;
+    int32_t *plan = gx ? plan_of(&g) : NULL;
+    if (!plan) {
+        mg_release(gx);
+        gx = NULL;
+        goto done;
+    }
+    size_t es = mg_dtype_size(G->dtype);
+    const char *gp = mg_data_ptr(G);
+    char *xp = mg_data_ptr(gx);
+    for (int64_t pl = 0; pl < g.planes; pl++) {
+        const char *gpl = gp + (size_t)(pl * g.OUT) * es;
+        char *xpl = xp + (size_t)(pl * g.IN) * es;
+        if (G->dtype == MG_FLOAT32) avg_grad_f32((const float *)gpl, plan, &g, (float *)xpl);
+        else avg_grad_f64((const double *)gpl, plan, &g, (double *)xpl);
+    }
+done:
+    free(plan);
+    mg_release(G);
+    return gx;
+}
+
+static int avg_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+static int avg_grad_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+
+static const mg_opdef op_avg_pool = {"avg_pool", "AvgPoolBackward", 1, MG_KIND_OTHER,
+    MG_RES_SAME, {0}, {0}, avg_fw, avg_bw, 0, NULL};
+static const mg_opdef op_avg_pool_grad = {"avg_pool_grad", "AvgPoolGradBackward", 1,
+    MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, avg_grad_fw, avg_grad_bw, 0, NULL};
+
+static int avg_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
+    mg_params q = nd->p;
+    q.ndim = nd->inputs[0]->ndim;
+    memcpy(q.shape, nd->inputs[0]->shape, sizeof q.shape);
+    gin[0] = mg_apply(&op_avg_pool_grad, &g, &q);
+    return gin[0] ? MG_OK : mg_errcode();
+}
+static int avg_grad_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
+    gin[0] = mg_apply(&op_avg_pool, &g, &nd->p);
+    return gin[0] ? MG_OK : mg_errcode();
+}
+
+/* ---- public entries ------------------------------------------------------------ */
+static int pool_params(const char *fn, const mg_tensor *x, int nd, const int64_t *pool,
+                       const int64_t *stride, const int64_t *padding, mg_params *p) {
+    char sx[256];
+    if (!x) return mg_seterr(MG_EVALUE, "%s: missing input", fn);
+    const char *xs = mg_shape_str(x->ndim, x->shape, sx, sizeof sx);
+    if (!mg_dtype_is_float(x->dtype))
+        return mg_seterr(MG_EDTYPE, "%s: x must be a float tensor (float32 or float64), got %s",
+                         fn, mg_dtype_name(x->dtype));
+    if (nd < 1 || nd > 3)
+        return mg_seterr(MG_EVALUE, "%s: the pool window must have 1, 2 or 3 axes, got %d", fn, nd);
+    if (x->ndim < nd + 1)
+        return mg_seterr(MG_ESHAPE, "%s: a %d-d pool needs x with at least %d axes (leading "
+                         "axes such as N and C, then %d pooled axes), got shape %s",
+                         fn, nd, nd + 1, nd, xs);
+    memset(p, 0, sizeof *p);
+    p->axis = nd;
+    int64_t in = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t k = pool[i], s = stride ? stride[i] : k, pd = padding ? padding[i] : 0;
+        int64_t n = x->shape[x->ndim - nd + i];
+        if (k < 1 || k > INT32_MAX || s < 1 || s > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "%s: pooled axis %d: the window (%lld) and stride (%lld) "
+                             "must be positive", fn, i + 1, (long long)k, (long long)s);
+        if (pd < 0 || pd > k / 2)
+            return mg_seterr(MG_EVALUE, "%s: pooled axis %d: padding %lld must be between 0 and "
+                             "half the window (%lld)", fn, i + 1, (long long)pd, (long long)(k / 2));
+        if (n < 1)
+            return mg_seterr(MG_ESHAPE, "%s: pooled axis %d of x (shape %s) is empty", fn, i + 1, xs);
+        if (n > INT32_MAX || k > n + 2 * pd)
+            return mg_seterr(MG_ESHAPE, "%s: pooled axis %d: the window (%lld) is larger than the "
+                             "padded input (%lld + 2 * %lld); x has shape %s", fn, i + 1,
+                             (long long)k, (long long)n, (long long)pd, xs);
+        in *= n;
+        if (in > INT32_MAX) return mg_seterr(MG_ESHAPE, "%s: x %s is too large", fn, xs);
+        p->ival[i] = k;
+        p->ival[3 + i] = s;
+        p->ival[6 + i] = pd;
+    }
+    return MG_OK;
+}
+
+mg_tensor *mg_max_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t *stride,
+                       const int64_t *padding) {
+    mg_params p;
+    if (pool_params("max_pool", x, nd, pool, stride, padding, &p)) return NULL;
+    mg_tensor *idx = argmax_pool(x, &p);
+    mg_tensor *y = idx ? apply_idx(&op_pool_gather, x, idx, &p) : NULL;
+    mg_release(idx);
+    return y;
+}
+
+mg_tensor *mg_avg_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t *stride,
+                       const int64_t *padding) {
+    mg_params p;
+    if (pool_params("avg_pool", x, nd, pool, stride, padding, &p)) return NULL;
+    return mg_apply(&op_avg_pool, &x, &p);
+}
