@@ -175,6 +175,31 @@ describe("conv_nd values", function()
     end
   end)
 
+  it("batches of samples share a GEMM: a batch gives what its samples give one by one", function()
+    -- 4 samples of 20x20 outputs go 3 to a GEMM, then 1; the gradients too
+    local x, w, b = randn({4, 2, 22, 22}), randn({3, 2, 3, 3}), randn({3})
+    local head = const({4, 3, 20, 20})
+    nn.conv2d(x, w, b):backward(head)
+    local gx, gw, gb = x.grad, w.grad, b.grad
+    local y = nn.conv2d(x, w, b)
+    local gw_sum = mg.zeros_like(w, {constant = true})
+    for n = 1, 4 do
+      local xn = x.data[{{n}}]:requires_grad_(true)
+      w:null_grad()
+      local yn = nn.conv2d(xn, w, b)
+      near(yn:totable(), y[{{n}}], 1e-12)
+      yn:backward(head[{{n}}])
+      near(xn.grad:totable(), gx[{{n}}], 1e-12)
+      gw_sum = gw_sum + w.grad
+    end
+    near(gw_sum:totable(), gw, 1e-10)
+    near(head:sum({1, 3, 4}):totable(), gb, 1e-10)
+    -- and one sample against the naive convolution
+    local ref = naive2d(flat(x.data[{{1}}]:totable()), {1, 2, 22, 22}, flat(w:totable()), {3, 2, 3, 3},
+      {stride = {1, 1}, padding = {0, 0}, dilation = {1, 1}, groups = 1, bias = flat(b:totable())})
+    near(ref, y[{{1}}], 1e-10)
+  end)
+
   it("output shapes", function()
     local function shape(xs, ws, o) return nn.conv_nd(mg.zeros(xs), mg.zeros(ws), o).shape end
     assert.are.same({2, 8, 14, 14}, shape({2, 3, 28, 28}, {8, 3, 5, 5}, {padding = 2, stride = 2}))

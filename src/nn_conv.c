@@ -7,11 +7,12 @@
  * Backward through any of them is written with the others, so
  * create_graph gives second (and higher) derivatives.
  *
- * Kernels: im2col + one GEMM per sample and group (OpenBLAS).  The im2col
- * "plan" is an int32 table of input offsets within one channel, one row
- * per kernel tap and one column per output position, -1 where the window
- * reads zero padding; it is shared by every sample, channel and group.
- * mg_nn_window_plan (also used by nn_pool.c) builds it. */
+ * Kernels: im2col + one GEMM per group for a chunk of samples (OpenBLAS;
+ * deep layers with small outputs batch several samples into one GEMM),
+ * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
+ * skips im2col.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
+ * layouts are copied first.  With OpenMP the chunks are shared among
+ * threads. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -22,9 +23,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-int32_t *mg_nn_window_plan(const int64_t *in, const int64_t *k, const int64_t *out,
-                           const int64_t *s, const int64_t *pad, const int64_t *dil);
 
 /* ---- geometry ------------------------------------------------------------------ */
 /* Sizes padded to 3 spatial axes (missing leading axes have size 1). */
@@ -62,69 +60,116 @@ static void geom_make(const int64_t *xs, const int64_t *ws, const mg_params *p, 
     }
 }
 
-/* Input offsets (within one channel) read by each (tap, output position);
- * -1 for padding.  Layout [tap][output], taps and outputs row-major.
- * Callers have checked that in[0]*in[1]*in[2] fits in int32. */
-int32_t *mg_nn_window_plan(const int64_t *in, const int64_t *k, const int64_t *out,
-                           const int64_t *s, const int64_t *pad, const int64_t *dil) {
-    int64_t taps = k[0] * k[1] * k[2], outs = out[0] * out[1] * out[2];
-    int32_t *plan = malloc((size_t)(taps * outs > 0 ? taps * outs : 1) * sizeof *plan);
-    if (!plan) {
-        mg_seterr(MG_ENOMEM, "convolution: out of memory for a plan of %lld x %lld entries",
-                  (long long)taps, (long long)outs);
-        return NULL;
-    }
-    int32_t *r = plan;
-    for (int64_t a = 0; a < k[0]; a++)
-        for (int64_t b = 0; b < k[1]; b++)
-            for (int64_t c = 0; c < k[2]; c++)
-                for (int64_t oa = 0; oa < out[0]; oa++) {
-                    int64_t ia = oa * s[0] - pad[0] + a * dil[0];
-                    for (int64_t ob = 0; ob < out[1]; ob++) {
-                        int64_t ib = ob * s[1] - pad[1] + b * dil[1];
-                        bool ok = ia >= 0 && ia < in[0] && ib >= 0 && ib < in[1];
-                        for (int64_t oc = 0; oc < out[2]; oc++) {
-                            int64_t ic = oc * s[2] - pad[2] + c * dil[2];
-                            *r++ = ok && ic >= 0 && ic < in[2]
-                                       ? (int32_t)((ia * in[1] + ib) * in[2] + ic)
-                                       : -1;
+/* ---- im2col / col2im --------------------------------------------------------------
+ * The column matrix of one group of a chunk of B samples has cg * K rows
+ * (channel, tap) and B * OUT columns (sample, output position), row stride
+ * ld = B * OUT.  im2col writes one sample's OUT columns (col points at its
+ * first); col2im adds them back into that sample's input gradient.  Along
+ * the innermost axis the taps that land inside the input form one range of
+ * outputs [lo, hi), copied as a run (contiguous when the stride is 1). */
+typedef struct {
+    int64_t base, lo, hi; /* input index = o * s + base, valid for o in [lo, hi) */
+} tap_run;
+
+static tap_run run_of(const conv_geom *g, int64_t t) {
+    int64_t s = g->s[2], base = t * g->dil[2] - g->pad[2], n = g->in[2], out = g->out[2];
+    tap_run r = {base, base >= 0 ? 0 : (-base + s - 1) / s, n - base <= 0 ? 0 : (n - base + s - 1) / s};
+    if (r.hi > out) r.hi = out;
+    if (r.lo > r.hi) r.lo = r.hi;
+    return r;
+}
+
+/* Input row (axes 0, 1) read by output row (oa, ob) at taps (ta, tb), or -1. */
+static int64_t row_of(const conv_geom *g, int64_t oa, int64_t ob, int64_t ta, int64_t tb) {
+    int64_t ia = oa * g->s[0] - g->pad[0] + ta * g->dil[0];
+    int64_t ib = ob * g->s[1] - g->pad[1] + tb * g->dil[1];
+    if (ia < 0 || ia >= g->in[0] || ib < 0 || ib >= g->in[1]) return -1;
+    return (ia * g->in[1] + ib) * g->in[2];
+}
+
+static void im2col_f32(float *col, int64_t ld, const float *x, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    float *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
+                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
+                            const float *src = x + (row < 0 ? 0 : row);
+                            if (s == 1)
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
+                            else
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
+                            for (int64_t o = hi; o < out; o++) d[o] = 0;
                         }
-                    }
                 }
-    return plan;
 }
-
-/* ---- im2col / col2im over cg channels ---------------------------------------- */
-static void im2col_f32(float *col, const float *x, const int32_t *plan, int64_t cg, int64_t in,
-                       int64_t ko) {
-    for (int64_t c = 0; c < cg; c++, x += in, col += ko)
-        for (int64_t r = 0; r < ko; r++) col[r] = plan[r] >= 0 ? x[plan[r]] : 0.0f;
+static void im2col_f64(double *col, int64_t ld, const double *x, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    double *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
+                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
+                            const double *src = x + (row < 0 ? 0 : row);
+                            if (s == 1)
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
+                            else
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
+                            for (int64_t o = hi; o < out; o++) d[o] = 0;
+                        }
+                }
 }
-static void im2col_f64(double *col, const double *x, const int32_t *plan, int64_t cg, int64_t in,
-                       int64_t ko) {
-    for (int64_t c = 0; c < cg; c++, x += in, col += ko)
-        for (int64_t r = 0; r < ko; r++) col[r] = plan[r] >= 0 ? x[plan[r]] : 0.0;
+static void col2im_f32(float *gx, const float *col, int64_t ld, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    const float *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            if (row < 0) continue;
+                            float *dst = gx + row;
+                            if (s == 1)
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
+                            else
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
+                        }
+                }
 }
-static void col2im_f32(float *gx, const float *col, const int32_t *plan, int64_t cg, int64_t in,
-                       int64_t ko) {
-    for (int64_t c = 0; c < cg; c++, gx += in, col += ko)
-        for (int64_t r = 0; r < ko; r++)
-            if (plan[r] >= 0) gx[plan[r]] += col[r];
-}
-static void col2im_f64(double *gx, const double *col, const int32_t *plan, int64_t cg, int64_t in,
-                       int64_t ko) {
-    for (int64_t c = 0; c < cg; c++, gx += in, col += ko)
-        for (int64_t r = 0; r < ko; r++)
-            if (plan[r] >= 0) gx[plan[r]] += col[r];
-}
-
-static void im2col(mg_dtype dt, void *col, const void *x, const int32_t *plan, const conv_geom *g) {
-    if (dt == MG_FLOAT32) im2col_f32(col, x, plan, g->cg, g->IN, g->K * g->OUT);
-    else im2col_f64(col, x, plan, g->cg, g->IN, g->K * g->OUT);
-}
-static void col2im(mg_dtype dt, void *gx, const void *col, const int32_t *plan, const conv_geom *g) {
-    if (dt == MG_FLOAT32) col2im_f32(gx, col, plan, g->cg, g->IN, g->K * g->OUT);
-    else col2im_f64(gx, col, plan, g->cg, g->IN, g->K * g->OUT);
+static void col2im_f64(double *gx, const double *col, int64_t ld, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    const double *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            if (row < 0) continue;
+                            double *dst = gx + row;
+                            if (s == 1)
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
+                            else
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
+                        }
+                }
 }
 
 /* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit int. */
@@ -139,45 +184,64 @@ static void gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                     beta, c, (int)ldc);
 }
 
+/* dst[i] += src[i] */
+static void add_into(mg_dtype dt, void *dst, const void *src, int64_t n) {
+    if (dt == MG_FLOAT32)
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] += ((const float *)src)[i];
+    else
+        for (int64_t i = 0; i < n; i++) ((double *)dst)[i] += ((const double *)src)[i];
+}
+
 /* ---- shared set-up of the three kernels ------------------------------------------ */
 typedef struct {
     conv_geom g;
     mg_dtype dt;
     size_t esz;
-    int32_t *plan;
-    bool direct; /* the plan is the identity: a channel block is its own column matrix */
+    bool direct;       /* 1x1 taps, stride 1, no padding: a channel block is its own columns */
+    int64_t chunk;     /* samples per GEMM */
+    int64_t nchunks;
     int nthreads;
+    char *scratch;     /* per thread: columns (cg K x chunk OUT), rows (fg x chunk OUT) */
+    size_t per_thread; /* bytes of scratch per thread */
 } conv_ctx;
+
+/* Samples per GEMM: small outputs (deep layers) are batched so each GEMM is
+ * about 1024 columns wide, within 4 MiB of scratch. */
+static int64_t pick_chunk(const conv_geom *g, size_t esz, bool direct) {
+    if (direct || g->n <= 1) return 1;
+    int64_t b = (1024 + g->OUT - 1) / g->OUT;
+    double per = (double)(g->cg * g->K + g->fg) * (double)g->OUT * (double)esz;
+    int64_t cap = (int64_t)((double)(4 << 20) / per);
+    if (b > cap) b = cap;
+    if (b > g->n) b = g->n;
+    return b < 1 ? 1 : b;
+}
 
 static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
                     mg_dtype dt) {
+    const conv_geom *g = &cx->g;
     geom_make(xs, ws, p, &cx->g);
     cx->dt = dt;
     cx->esz = mg_dtype_size(dt);
-    cx->plan = mg_nn_window_plan(cx->g.in, cx->g.k, cx->g.out, cx->g.s, cx->g.pad, cx->g.dil);
-    if (!cx->plan) return MG_ENOMEM;
-    cx->direct = cx->g.K == 1 && cx->g.OUT == cx->g.IN;
-    for (int64_t o = 0; cx->direct && o < cx->g.OUT; o++) cx->direct = cx->plan[o] == o;
+    cx->scratch = NULL;
+    cx->direct = g->K == 1;
+    for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
+    cx->chunk = pick_chunk(g, cx->esz, cx->direct);
+    cx->nchunks = (g->n + cx->chunk - 1) / cx->chunk;
     cx->nthreads = 1;
 #ifdef _OPENMP
     cx->nthreads = omp_get_max_threads();
-    if (cx->nthreads > cx->g.n) cx->nthreads = (int)(cx->g.n > 0 ? cx->g.n : 1);
+    if (cx->nthreads > cx->nchunks) cx->nthreads = (int)(cx->nchunks > 0 ? cx->nchunks : 1);
 #endif
+    int64_t cols = cx->direct ? 0 : g->cg * g->K, rows = cx->chunk > 1 ? g->fg : 0;
+    cx->per_thread = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
+    if (cx->per_thread && !(cx->scratch = malloc(cx->per_thread * (size_t)cx->nthreads)))
+        return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
+                         cx->per_thread * (size_t)cx->nthreads);
     return MG_OK;
 }
 
-/* One column buffer per thread (none when direct). */
-static void *col_buffers(const conv_ctx *cx) {
-    if (cx->direct) return NULL;
-    size_t per = (size_t)(cx->g.cg * cx->g.K * cx->g.OUT) * cx->esz;
-    void *b = malloc(per * (size_t)cx->nthreads + 1);
-    if (!b) mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns", per);
-    return b;
-}
-
-static char *col_of(const conv_ctx *cx, void *cols, int thread) {
-    return (char *)cols + (size_t)thread * (size_t)(cx->g.cg * cx->g.K * cx->g.OUT) * cx->esz;
-}
+static void ctx_free(conv_ctx *cx) { free(cx->scratch); }
 
 static int thread_id(void) {
 #ifdef _OPENMP
@@ -187,9 +251,59 @@ static int thread_id(void) {
 #endif
 }
 
-/* A contiguous tensor with a's values (a itself when it already is). */
+/* The calling thread's column and row buffers. */
+static char *cols_of(const conv_ctx *cx) {
+    return cx->scratch ? cx->scratch + (size_t)thread_id() * cx->per_thread : NULL;
+}
+static char *rows_of(const conv_ctx *cx) {
+    char *c = cols_of(cx);
+    int64_t cols = cx->direct ? 0 : cx->g.cg * cx->g.K;
+    return c ? c + (size_t)(cols * cx->chunk * cx->g.OUT) * cx->esz : NULL;
+}
+
+/* Address of channel (or filter) ch of sample n in a {N, chans, positions} array. */
+static const char *at(const conv_ctx *cx, const char *base, int64_t n, int64_t chans,
+                      int64_t ch, int64_t positions) {
+    return base + (size_t)((n * chans + ch) * positions) * cx->esz;
+}
+
+/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT);
+ * when direct, x's own block (B = 1). */
+static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_t B, int64_t grp) {
+    const conv_geom *g = &cx->g;
+    if (cx->direct) return at(cx, X, n0, g->c, grp * g->cg, g->IN);
+    char *col = cols_of(cx);
+    for (int64_t b = 0; b < B; b++) {
+        const char *xb = at(cx, X, n0 + b, g->c, grp * g->cg, g->IN);
+        char *cb = col + (size_t)(b * g->OUT) * cx->esz;
+        if (cx->dt == MG_FLOAT32) im2col_f32((float *)cb, B * g->OUT, (const float *)xb, g);
+        else im2col_f64((double *)cb, B * g->OUT, (const double *)xb, g);
+    }
+    return col;
+}
+
+/* g's rows of group grp for samples n0 .. n0 + B - 1 as an fg x (B OUT)
+ * matrix: G itself when B = 1, else gathered into the row buffer. */
+static const char *grad_rows(const conv_ctx *cx, const char *G, int64_t n0, int64_t B, int64_t grp) {
+    const conv_geom *g = &cx->g;
+    if (B == 1) return at(cx, G, n0, g->f, grp * g->fg, g->OUT);
+    char *rows = rows_of(cx);
+    size_t run = (size_t)g->OUT * cx->esz;
+    for (int64_t f = 0; f < g->fg; f++)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(rows + (size_t)((f * B + b) * g->OUT) * cx->esz,
+                   at(cx, G, n0 + b, g->f, grp * g->fg + f, g->OUT), run);
+    return rows;
+}
+
+/* A contiguous tensor with a's values (a itself when it already is); a
+ * broadcast scalar (the gradient of a sum) is filled rather than copied. */
 static mg_tensor *dense(mg_tensor *a) {
-    return mg_is_contiguous(a) ? mg_retain(a) : mg_copy_of(a, a->dtype);
+    if (mg_is_contiguous(a)) return mg_retain(a);
+    bool scalar = mg_numel(a) > 0;
+    for (int i = 0; i < a->ndim && scalar; i++) scalar = a->stride[i] == 0 || a->shape[i] == 1;
+    if (!scalar) return mg_copy_of(a, a->dtype);
+    return mg_full(a->ndim, a->shape, mg_get_flat(a, 0), a->dtype);
 }
 
 /* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
@@ -206,27 +320,35 @@ static void fill_bias(const conv_ctx *cx, char *y, const mg_tensor *b) {
         }
 }
 
-static void conv_sample(const conv_ctx *cx, int64_t n, const char *X, const char *W, char *Y,
-                        void *cols, double beta) {
+/* y[n0 .. n0 + B) (+)= W_grp columns, per group */
+static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *W, char *Y,
+                       bool bias) {
     const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *xb = X + (size_t)((n * g->c + grp * g->cg) * g->IN) * cx->esz;
-        const char *src = xb;
-        if (!cx->direct) {
-            src = col_of(cx, cols, thread_id());
-            im2col(cx->dt, (void *)src, xb, cx->plan, g);
+        const char *src = columns(cx, X, n0, B, grp);
+        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
+        if (B == 1) {
+            gemm(cx->dt, false, false, g->fg, g->OUT, ck, wg, ck, src, g->OUT, bias ? 1.0 : 0.0,
+                 (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT), g->OUT);
+            continue;
         }
-        gemm(cx->dt, false, false, g->fg, g->OUT, ck, W + (size_t)(grp * g->fg * ck) * cx->esz,
-             ck, src, g->OUT, beta, Y + (size_t)((n * g->f + grp * g->fg) * g->OUT) * cx->esz,
-             g->OUT);
+        char *rows = rows_of(cx);
+        gemm(cx->dt, false, false, g->fg, ld, ck, wg, ck, src, ld, 0.0, rows, ld);
+        for (int64_t f = 0; f < g->fg; f++)
+            for (int64_t b = 0; b < B; b++) {
+                char *dst = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT);
+                const char *r = rows + (size_t)((f * B + b) * g->OUT) * cx->esz;
+                if (bias) add_into(cx->dt, dst, r, g->OUT);
+                else memcpy(dst, r, (size_t)g->OUT * cx->esz);
+            }
     }
 }
 
 static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_params *p) {
-    conv_ctx cx = {.plan = NULL};
+    conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
-    void *cols = NULL;
     if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype)) goto done;
     const conv_geom *g = &cx.g;
     int64_t shape[5] = {g->n, g->f};
@@ -235,95 +357,83 @@ static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_pa
     if (mg_numel(y) == 0) goto done;
     if (b) fill_bias(&cx, mg_data_ptr(y), b);
     if (g->cg * g->K == 0) goto done; /* no input channels: y = b (or 0) */
-    if (!cx.direct && !(cols = col_buffers(&cx))) {
-        mg_release(y);
-        y = NULL;
-        goto done;
-    }
     const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
     char *Yp = mg_data_ptr(y);
-    double beta = b ? 1.0 : 0.0;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
 #endif
-    for (int64_t n = 0; n < g->n; n++) conv_sample(&cx, n, Xp, Wp, Yp, cols, beta);
+    for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b != NULL);
 done:
-    free(cx.plan);
-    free(cols);
+    ctx_free(&cx);
     mg_release(X);
     mg_release(W);
     return y;
 }
 
 /* ---- conv_input: gx = conv_input(g, w), the transpose in x ------------------------- */
-static void input_sample(const conv_ctx *cx, int64_t n, const char *G, const char *W, char *GX,
-                         void *cols) {
+static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const char *W, char *GX) {
     const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        char *gxb = GX + (size_t)((n * g->c + grp * g->cg) * g->IN) * cx->esz;
-        char *dst = cx->direct ? gxb : col_of(cx, cols, thread_id());
-        gemm(cx->dt, true, false, ck, g->OUT, g->fg, W + (size_t)(grp * g->fg * ck) * cx->esz, ck,
-             G + (size_t)((n * g->f + grp * g->fg) * g->OUT) * cx->esz, g->OUT, 0.0, dst, g->OUT);
-        if (!cx->direct) col2im(cx->dt, gxb, dst, cx->plan, g);
+        const char *gr = grad_rows(cx, G, n0, B, grp);
+        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
+        if (cx->direct) { /* B = 1: the product is the gradient itself */
+            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, gr, g->OUT, 0.0,
+                 (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
+            continue;
+        }
+        char *col = cols_of(cx);
+        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, gr, ld, 0.0, col, ld);
+        for (int64_t b = 0; b < B; b++) {
+            char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
+            const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
+            if (cx->dt == MG_FLOAT32) col2im_f32((float *)gxb, (const float *)cb, ld, g);
+            else col2im_f64((double *)gxb, (const double *)cb, ld, g);
+        }
     }
 }
 
 static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
-    conv_ctx cx = {.plan = NULL};
+    conv_ctx cx = {.scratch = NULL};
     mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
-    void *cols = NULL;
     if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype)) goto done;
-    const conv_geom *g = &cx.g;
     if (!(gx = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
-    if (mg_numel(gx) == 0 || g->fg == 0) goto done;
-    if (!cx.direct && !(cols = col_buffers(&cx))) {
-        mg_release(gx);
-        gx = NULL;
-        goto done;
-    }
+    if (mg_numel(gx) == 0 || cx.g.fg == 0) goto done;
     const char *Gp = mg_data_ptr(G), *Wp = mg_data_ptr(W);
     char *GXp = mg_data_ptr(gx);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
 #endif
-    for (int64_t n = 0; n < g->n; n++) input_sample(&cx, n, Gp, Wp, GXp, cols);
+    for (int64_t ci = 0; ci < cx.nchunks; ci++) input_chunk(&cx, ci * cx.chunk, Gp, Wp, GXp);
 done:
-    free(cx.plan);
-    free(cols);
+    ctx_free(&cx);
     mg_release(G);
     mg_release(W);
     return gx;
 }
 
 /* ---- conv_weight: gw = conv_weight(x, g), the transpose in w ------------------------ */
-/* Adds sample n's contribution to gw (F x CK, per group). */
-static void weight_sample(const conv_ctx *cx, int64_t n, const char *X, const char *G, char *GW,
-                          void *cols) {
+/* Adds a chunk's contribution to gw (fg x cg K per group). */
+static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *G, char *GW) {
     const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *xb = X + (size_t)((n * g->c + grp * g->cg) * g->IN) * cx->esz;
-        const char *src = xb;
-        if (!cx->direct) {
-            src = col_of(cx, cols, thread_id());
-            im2col(cx->dt, (void *)src, xb, cx->plan, g);
-        }
-        gemm(cx->dt, false, true, g->fg, ck, g->OUT,
-             G + (size_t)((n * g->f + grp * g->fg) * g->OUT) * cx->esz, g->OUT, src, g->OUT, 1.0,
+        const char *src = columns(cx, X, n0, B, grp);
+        const char *gr = grad_rows(cx, G, n0, B, grp);
+        gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0,
              GW + (size_t)(grp * g->fg * ck) * cx->esz, ck);
     }
 }
 
-/* With several threads each sums its samples into its own copy of gw. */
-static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_tensor *gw,
-                           void *cols) {
-    const conv_geom *g = &cx->g;
+/* With several threads each sums its chunks into its own copy of gw. */
+static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
     int64_t nw = mg_numel(gw);
     int nt = cx->nthreads;
     char *GW = mg_data_ptr(gw);
     if (nt <= 1) {
-        for (int64_t n = 0; n < g->n; n++) weight_sample(cx, n, X, G, GW, cols);
+        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, GW);
         return MG_OK;
     }
     char *part = calloc((size_t)nt * (size_t)nw, cx->esz);
@@ -331,36 +441,28 @@ static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
-        int t = omp_get_thread_num();
+        char *mine = part + (size_t)omp_get_thread_num() * (size_t)nw * cx->esz;
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->n; n++)
-            weight_sample(cx, n, X, G, part + (size_t)t * (size_t)nw * cx->esz, cols);
+        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, mine);
     }
 #endif
-    for (int t = 0; t < nt; t++)
-        for (int64_t i = 0; i < nw; i++) {
-            if (cx->dt == MG_FLOAT32) ((float *)GW)[i] += ((float *)part)[(int64_t)t * nw + i];
-            else ((double *)GW)[i] += ((double *)part)[(int64_t)t * nw + i];
-        }
+    for (int t = 0; t < nt; t++) add_into(cx->dt, GW, part + (size_t)t * (size_t)nw * cx->esz, nw);
     free(part);
     return MG_OK;
 }
 
 static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
-    conv_ctx cx = {.plan = NULL};
+    conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(in[0]), *G = X ? dense(in[1]) : NULL, *gw = NULL;
-    void *cols = NULL;
     if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype)) goto done;
     if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
     if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
-    if ((!cx.direct && !(cols = col_buffers(&cx))) ||
-        weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw, cols)) {
+    if (weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
         mg_release(gw);
         gw = NULL;
     }
 done:
-    free(cx.plan);
-    free(cols);
+    ctx_free(&cx);
     mg_release(X);
     mg_release(G);
     return gw;
@@ -408,17 +510,21 @@ static mg_tensor *apply2(const mg_opdef *op, mg_tensor *a, mg_tensor *b, const m
 /* y = conv(x, w) (+ b): gx = conv_input(g, w), gw = conv_weight(x, g), gb = sum of g. */
 static int conv_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *x = nd->inputs[0], *w = nd->inputs[1];
-    if (x->requires_grad && !(gin[0] = apply2(&op_conv_input, g, w, &nd->p, x)))
-        return mg_errcode();
-    if (w->requires_grad && !(gin[1] = apply2(&op_conv_weight, x, g, &nd->p, w)))
-        return mg_errcode();
-    if (nd->op == &op_conv_bias && nd->inputs[2]->requires_grad) {
+    /* one contiguous copy of g for both kernels (recorded under create_graph) */
+    mg_tensor *gd = mg_grad_enabled() ? mg_contiguous(g) : dense(g);
+    if (!gd) return mg_errcode();
+    int rc = MG_OK;
+    if (x->requires_grad && !(gin[0] = apply2(&op_conv_input, gd, w, &nd->p, x))) rc = mg_errcode();
+    if (!rc && w->requires_grad && !(gin[1] = apply2(&op_conv_weight, x, gd, &nd->p, w)))
+        rc = mg_errcode();
+    if (!rc && nd->op == &op_conv_bias && nd->inputs[2]->requires_grad) {
         uint32_t axes = 0;
         for (int i = 0; i < g->ndim; i++)
             if (i != 1) axes |= 1u << i;
-        if (!(gin[2] = mg_sum(g, axes, false))) return mg_errcode();
+        if (!(gin[2] = mg_sum(gd, axes, false))) rc = mg_errcode();
     }
-    return MG_OK;
+    mg_release(gd);
+    return rc;
 }
 
 /* gx = conv_input(gy, w) is bilinear; with h the gradient of gx:
@@ -510,7 +616,7 @@ static int check_opts(const mg_tensor *x, const mg_tensor *w, const mg_conv_opts
         if (in > INT32_MAX)
             return mg_seterr(MG_ESHAPE, "conv_nd: x's spatial size (shape %s) is too large", xs);
     }
-    /* GEMM sizes must fit int; the plan's entries too */
+    /* GEMM sizes must fit int */
     int64_t ck = w->shape[1], out = 1, f = w->shape[0];
     for (int i = 0; i < d; i++) {
         ck *= w->shape[2 + i];

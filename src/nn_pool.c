@@ -10,17 +10,15 @@
  * is pool_gather again, so create_graph works.
  * avg_pool and its transpose avg_pool_grad are each other's gradients; zero
  * padding counts in the mean (PyTorch's count_include_pad = True).
- * The windows come from mg_nn_window_plan (nn_conv.c). */
+ * The windows are an int32 "plan": the input offset (within a plane) of
+ * each (window tap, output position), -1 where the window reads padding,
+ * built once per call and shared by every plane. */
 #include "internal.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Defined in nn_conv.c: input offsets per (window tap, output), -1 = padding. */
-int32_t *mg_nn_window_plan(const int64_t *in, const int64_t *k, const int64_t *out,
-                           const int64_t *s, const int64_t *pad, const int64_t *dil);
 
 /* ---- geometry ----------------------------------------------------------------- */
 /* Params: axis = d (pooled trailing axes); ival[0..2] pool, [3..5] stride,
@@ -60,8 +58,40 @@ static void out_shape(int ndim, const int64_t *xs, const pool_geom *g, int64_t *
     for (int i = 0; i < g->d; i++) shape[lead + i] = g->out[3 - g->d + i];
 }
 
+/* Input offsets (within one channel) read by each (tap, output position);
+ * -1 for padding.  Layout [tap][output], taps and outputs row-major.
+ * Callers have checked that in[0]*in[1]*in[2] fits in int32. */
+static int32_t *window_plan(const int64_t *in, const int64_t *k, const int64_t *out,
+                             const int64_t *s, const int64_t *pad, const int64_t *dil) {
+    int64_t taps = k[0] * k[1] * k[2], outs = out[0] * out[1] * out[2];
+    int32_t *plan = malloc((size_t)(taps * outs > 0 ? taps * outs : 1) * sizeof *plan);
+    if (!plan) {
+        mg_seterr(MG_ENOMEM, "pooling: out of memory for a plan of %lld x %lld entries",
+                  (long long)taps, (long long)outs);
+        return NULL;
+    }
+    int32_t *r = plan;
+    for (int64_t a = 0; a < k[0]; a++)
+        for (int64_t b = 0; b < k[1]; b++)
+            for (int64_t c = 0; c < k[2]; c++)
+                for (int64_t oa = 0; oa < out[0]; oa++) {
+                    int64_t ia = oa * s[0] - pad[0] + a * dil[0];
+                    for (int64_t ob = 0; ob < out[1]; ob++) {
+                        int64_t ib = ob * s[1] - pad[1] + b * dil[1];
+                        bool ok = ia >= 0 && ia < in[0] && ib >= 0 && ib < in[1];
+                        for (int64_t oc = 0; oc < out[2]; oc++) {
+                            int64_t ic = oc * s[2] - pad[2] + c * dil[2];
+                            *r++ = ok && ic >= 0 && ic < in[2]
+                                       ? (int32_t)((ia * in[1] + ib) * in[2] + ic)
+                                       : -1;
+                        }
+                    }
+                }
+    return plan;
+}
+
 static int32_t *plan_of(const pool_geom *g) {
-    return mg_nn_window_plan(g->in, g->k, g->out, g->s, g->pad, g->dil);
+    return window_plan(g->in, g->k, g->out, g->s, g->pad, g->dil);
 }
 
 static mg_tensor *dense(mg_tensor *a) {
