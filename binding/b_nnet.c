@@ -92,8 +92,13 @@ static int conv(lua_State *L, int want_d, const char *fn) {
     }
     if (opts && !b) {
         lua_getfield(L, opts, "bias");
-        if (!lua_isnil(L, -1)) b = floatlike(L, -1, float_beside(x), fn); /* stays on the stack */
-        else lua_pop(L, 1);
+        int ty = lua_type(L, -1);
+        if (ty == LUA_TNIL) lua_pop(L, 1);
+        else if (ty == LUA_TNUMBER || ty == LUA_TTABLE || lmg_is(L, -1))
+            b = floatlike(L, -1, float_beside(x), fn); /* stays on the stack */
+        else
+            return luaL_error(L, "%s: bias must be a tensor, number or table, got %s", fn,
+                              luaL_typename(L, -1));
     }
     int d = w->ndim - 2;
     if (want_d && w->ndim != want_d + 2)

@@ -599,10 +599,15 @@ static int check_opts(const mg_tensor *x, const mg_tensor *w, const mg_conv_opts
     for (int i = 0; i < d; i++) {
         int64_t s = o->stride[i], p = o->padding[i], dl = o->dilation[i];
         int64_t n = x->shape[2 + i], k = w->shape[2 + i];
-        if (s < 1 || s > INT32_MAX || dl < 1 || dl > INT32_MAX || p < 0 || p > INT32_MAX)
-            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: stride (%lld) and dilation "
-                             "(%lld) must be >= 1 and padding (%lld) >= 0", i + 1, (long long)s,
-                             (long long)dl, (long long)p);
+        if (s < 1 || s > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: stride must be >= 1 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)s);
+        if (dl < 1 || dl > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: dilation must be >= 1 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)dl);
+        if (p < 0 || p > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: padding must be >= 0 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)p);
         if (k < 1 || k > INT32_MAX || n > INT32_MAX)
             return mg_seterr(MG_ESHAPE, "conv_nd: spatial axis %d: kernel size %lld or input size "
                              "%lld is out of range (filters %s)", i + 1, (long long)k,

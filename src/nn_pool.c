@@ -10,9 +10,9 @@
  * is pool_gather again, so create_graph works.
  * avg_pool and its transpose avg_pool_grad are each other's gradients; zero
  * padding counts in the mean (PyTorch's count_include_pad = True).
- * The windows are an int32 "plan": the input offset (within a plane) of
- * each (window tap, output position), -1 where the window reads padding,
- * built once per call and shared by every plane. */
+ * Average pooling reads its windows through an int32 "plan": the input
+ * offset (within a plane) of each (window tap, output position), -1 where
+ * the window reads padding, built once per call and shared by every plane. */
 #include "internal.h"
 
 #include <limits.h>
@@ -99,40 +99,87 @@ static mg_tensor *dense(mg_tensor *a) {
 }
 
 /* ---- kernels, one plane at a time --------------------------------------------- */
-/* arg[o]: offset of the first maximum of window o (NaN counts as the maximum). */
-static void argmax_f32(const float *x, const int32_t *plan, const pool_geom *g, int64_t *arg,
-                       float *best) {
-    for (int64_t o = 0; o < g->OUT; o++) arg[o] = -1;
-    for (int64_t t = 0; t < g->K; t++) {
-        const int32_t *row = plan + t * g->OUT;
-        for (int64_t o = 0; o < g->OUT; o++) {
-            int32_t j = row[o];
-            if (j < 0) continue;
-            float v = x[j];
-            if (arg[o] < 0 || v > best[o] || (isnan(v) && !isnan(best[o]))) {
-                best[o] = v;
-                arg[o] = j;
-            }
-        }
-    }
-}
-static void argmax_f64(const double *x, const int32_t *plan, const pool_geom *g, int64_t *arg,
-                       double *best) {
-    for (int64_t o = 0; o < g->OUT; o++) arg[o] = -1;
-    for (int64_t t = 0; t < g->K; t++) {
-        const int32_t *row = plan + t * g->OUT;
-        for (int64_t o = 0; o < g->OUT; o++) {
-            int32_t j = row[o];
-            if (j < 0) continue;
-            double v = x[j];
-            if (arg[o] < 0 || v > best[o] || (isnan(v) && !isnan(best[o]))) {
-                best[o] = v;
-                arg[o] = j;
-            }
-        }
-    }
+/* ---- max: the arg-max search ---------------------------------------------------
+ * Output rows (axes 0 and 1 of the padded 3) are searched one at a time;
+ * along the innermost axis each tap covers a run of outputs [lo, hi) that
+ * reads the input at o * s + base, so the loops over o have no branches
+ * (random data would defeat the branch predictor).  Two passes: the
+ * maximum of each window (NaN wins), then its first place in the window. */
+typedef struct {
+    int64_t base, lo, hi;
+} tap_run;
+
+static tap_run run_of(const pool_geom *g, int64_t t) {
+    int64_t s = g->s[2], base = t - g->pad[2], n = g->in[2];
+    tap_run r = {base, base >= 0 ? 0 : (-base + s - 1) / s, n - base <= 0 ? 0 : (n - base + s - 1) / s};
+    if (r.hi > g->out[2]) r.hi = g->out[2];
+    if (r.lo > r.hi) r.lo = r.hi;
+    return r;
 }
 
+/* Input row read by output row (oa, ob) at taps (ta, tb), or -1 (padding). */
+static int64_t row_of(const pool_geom *g, int64_t oa, int64_t ob, int64_t ta, int64_t tb) {
+    int64_t ia = oa * g->s[0] - g->pad[0] + ta, ib = ob * g->s[1] - g->pad[1] + tb;
+    if (ia < 0 || ia >= g->in[0] || ib < 0 || ib >= g->in[1]) return -1;
+    return (ia * g->in[1] + ib) * g->in[2];
+}
+
+static void argmax_row_f32(const float *x, const pool_geom *g, int64_t oa, int64_t ob,
+                           float *best, int64_t *arg) {
+    int64_t s = g->s[2];
+    for (int64_t o = 0; o < g->out[2]; o++) {
+        best[o] = -INFINITY;
+        arg[o] = -1;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++) {
+                int64_t row = row_of(g, oa, ob, ta, tb);
+                if (row < 0) continue;
+                const float *src = x + row;
+                for (int64_t tc = 0; tc < g->k[2]; tc++) {
+                    tap_run r = run_of(g, tc);
+                    for (int64_t o = r.lo; o < r.hi; o++) {
+                        float v = src[o * s + r.base], b = best[o];
+                        if (pass == 0) {
+                            best[o] = (v > b) | (v != v) ? v : b;
+                        } else {
+                            int hit = (arg[o] < 0) & ((v == b) | ((v != v) & (b != b)));
+                            arg[o] = hit ? row + o * s + r.base : arg[o];
+                        }
+                    }
+                }
+            }
+}
+static void argmax_row_f64(const double *x, const pool_geom *g, int64_t oa, int64_t ob,
+                           double *best, int64_t *arg) {
+    int64_t s = g->s[2];
+    for (int64_t o = 0; o < g->out[2]; o++) {
+        best[o] = -INFINITY;
+        arg[o] = -1;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++) {
+                int64_t row = row_of(g, oa, ob, ta, tb);
+                if (row < 0) continue;
+                const double *src = x + row;
+                for (int64_t tc = 0; tc < g->k[2]; tc++) {
+                    tap_run r = run_of(g, tc);
+                    for (int64_t o = r.lo; o < r.hi; o++) {
+                        double v = src[o * s + r.base], b = best[o];
+                        if (pass == 0) {
+                            best[o] = (v > b) | (v != v) ? v : b;
+                        } else {
+                            int hit = (arg[o] < 0) & ((v == b) | ((v != v) & (b != b)));
+                            arg[o] = hit ? row + o * s + r.base : arg[o];
+                        }
+                    }
+                }
+            }
+}
+
+/* ---- average pooling kernels (one plane; plan as above) ------------------------- */
 /* y[o] = (sum of window o, padding as 0) / K */
 static void avg_f32(const float *x, const int32_t *plan, const pool_geom *g, float *y) {
     for (int64_t o = 0; o < g->OUT; o++) y[o] = 0;
@@ -176,10 +223,9 @@ static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p) {
     geom_make(x->ndim, x->shape, p, &g);
     out_shape(x->ndim, x->shape, &g, shape);
     mg_tensor *X = dense(x), *idx = X ? mg_empty(x->ndim, shape, MG_INT64) : NULL;
-    int32_t *plan = idx ? plan_of(&g) : NULL;
-    void *best = plan ? malloc((size_t)g.OUT * 8 + 1) : NULL;
+    void *best = idx ? malloc((size_t)g.out[2] * 8) : NULL;
     if (!best) {
-        if (plan) mg_seterr(MG_ENOMEM, "max_pool: out of memory");
+        if (idx) mg_seterr(MG_ENOMEM, "max_pool: out of memory");
         mg_release(idx);
         idx = NULL;
         goto done;
@@ -189,12 +235,15 @@ static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p) {
     size_t es = mg_dtype_size(x->dtype);
     for (int64_t pl = 0; pl < g.planes; pl++) {
         const char *xpl = xp + (size_t)(pl * g.IN) * es;
-        if (x->dtype == MG_FLOAT32) argmax_f32((const float *)xpl, plan, &g, ip + pl * g.OUT, best);
-        else argmax_f64((const double *)xpl, plan, &g, ip + pl * g.OUT, best);
+        for (int64_t oa = 0; oa < g.out[0]; oa++)
+            for (int64_t ob = 0; ob < g.out[1]; ob++) {
+                int64_t *arg = ip + pl * g.OUT + (oa * g.out[1] + ob) * g.out[2];
+                if (x->dtype == MG_FLOAT32) argmax_row_f32((const float *)xpl, &g, oa, ob, best, arg);
+                else argmax_row_f64((const double *)xpl, &g, oa, ob, best, arg);
+            }
     }
 done:
     free(best);
-    free(plan);
     mg_release(X);
     return idx;
 }
@@ -212,16 +261,19 @@ static mg_tensor *gather_fw(mg_tensor **in, const mg_params *p) {
     mg_tensor *X = dense(in[0]), *idx = in[1];
     mg_tensor *y = X ? mg_empty(idx->ndim, idx->shape, X->dtype) : NULL;
     if (!y) goto done;
-    int64_t IN = trailing(X, p->axis), OUT = trailing(idx, p->axis), total = mg_numel(y);
+    int64_t IN = trailing(X, p->axis), OUT = trailing(idx, p->axis);
+    int64_t planes = OUT ? mg_numel(y) / OUT : 0;
     const int64_t *ip = mg_data_ptr(idx);
-    if (X->dtype == MG_FLOAT32) {
-        const float *x = mg_data_ptr(X);
-        float *o = mg_data_ptr(y);
-        for (int64_t i = 0; i < total; i++) o[i] = x[(i / OUT) * IN + ip[i]];
-    } else {
-        const double *x = mg_data_ptr(X);
-        double *o = mg_data_ptr(y);
-        for (int64_t i = 0; i < total; i++) o[i] = x[(i / OUT) * IN + ip[i]];
+    for (int64_t pl = 0; pl < planes; pl++, ip += OUT) {
+        if (X->dtype == MG_FLOAT32) {
+            const float *x = (const float *)mg_data_ptr(X) + pl * IN;
+            float *o = (float *)mg_data_ptr(y) + pl * OUT;
+            for (int64_t i = 0; i < OUT; i++) o[i] = x[ip[i]];
+        } else {
+            const double *x = (const double *)mg_data_ptr(X) + pl * IN;
+            double *o = (double *)mg_data_ptr(y) + pl * OUT;
+            for (int64_t i = 0; i < OUT; i++) o[i] = x[ip[i]];
+        }
     }
 done:
     mg_release(X);
@@ -233,16 +285,19 @@ static mg_tensor *scatter_fw(mg_tensor **in, const mg_params *p) {
     mg_tensor *G = dense(in[0]), *idx = in[1];
     mg_tensor *gx = G ? mg_zeros(p->ndim, p->shape, G->dtype) : NULL;
     if (!gx) goto done;
-    int64_t IN = trailing(gx, p->axis), OUT = trailing(idx, p->axis), total = mg_numel(G);
+    int64_t IN = trailing(gx, p->axis), OUT = trailing(idx, p->axis);
+    int64_t planes = OUT ? mg_numel(G) / OUT : 0;
     const int64_t *ip = mg_data_ptr(idx);
-    if (G->dtype == MG_FLOAT32) {
-        const float *g = mg_data_ptr(G);
-        float *o = mg_data_ptr(gx);
-        for (int64_t i = 0; i < total; i++) o[(i / OUT) * IN + ip[i]] += g[i];
-    } else {
-        const double *g = mg_data_ptr(G);
-        double *o = mg_data_ptr(gx);
-        for (int64_t i = 0; i < total; i++) o[(i / OUT) * IN + ip[i]] += g[i];
+    for (int64_t pl = 0; pl < planes; pl++, ip += OUT) {
+        if (G->dtype == MG_FLOAT32) {
+            const float *g = (const float *)mg_data_ptr(G) + pl * OUT;
+            float *o = (float *)mg_data_ptr(gx) + pl * IN;
+            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
+        } else {
+            const double *g = (const double *)mg_data_ptr(G) + pl * OUT;
+            double *o = (double *)mg_data_ptr(gx) + pl * IN;
+            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
+        }
     }
 done:
     mg_release(G);
@@ -370,9 +425,12 @@ static int pool_params(const char *fn, const mg_tensor *x, int nd, const int64_t
     for (int i = 0; i < nd; i++) {
         int64_t k = pool[i], s = stride ? stride[i] : k, pd = padding ? padding[i] : 0;
         int64_t n = x->shape[x->ndim - nd + i];
-        if (k < 1 || k > INT32_MAX || s < 1 || s > INT32_MAX)
-            return mg_seterr(MG_EVALUE, "%s: pooled axis %d: the window (%lld) and stride (%lld) "
-                             "must be positive", fn, i + 1, (long long)k, (long long)s);
+        if (k < 1 || k > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "%s: pooled axis %d: the window must be positive (and at "
+                             "most %d), got %lld", fn, i + 1, INT32_MAX, (long long)k);
+        if (s < 1 || s > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "%s: pooled axis %d: the stride must be positive (and at "
+                             "most %d), got %lld", fn, i + 1, INT32_MAX, (long long)s);
         if (pd < 0 || pd > k / 2)
             return mg_seterr(MG_EVALUE, "%s: pooled axis %d: padding %lld must be between 0 and "
                              "half the window (%lld)", fn, i + 1, (long long)pd, (long long)(k / 2));
