@@ -11,8 +11,9 @@
  * deep layers with small outputs batch several samples into one GEMM),
  * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
  * skips im2col.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
- * layouts are copied first.  With OpenMP the chunks are shared among
- * threads. */
+ * layouts are copied first.  Built with -fopenmp the chunks are shared
+ * among threads (not the default build: no gain was measured on a shared
+ * 2-core machine, where OpenBLAS already threads the larger GEMMs). */
 #include "internal.h"
 
 #include <cblas.h>
