@@ -397,6 +397,28 @@ char *mg_graph_dot(const mg_tensor *y);
 /* (end extend) */
 
 /* ---- nnet: nn_conv.c, nn_pool.c: convolution and pooling kernels ---- */
+/* Options of mg_conv_nd, one entry per spatial axis (the first d are read,
+ * d = w->ndim - 2, 1..3).  mg_conv_defaults(): stride 1, padding 0 (zeros,
+ * on both sides), dilation 1, groups 1. */
+typedef struct mg_conv_opts {
+    int64_t stride[3], padding[3], dilation[3];
+    int64_t groups;
+} mg_conv_opts;
+mg_conv_opts mg_conv_defaults(void);
+/* Convolution (cross-correlation, as PyTorch and MyGrad) of x {N, C, S...}
+ * with w {F, C/groups, K...}, plus b {F} when not NULL; o NULL = defaults.
+ * Returns {N, F, O...}, O = (S + 2 padding - dilation (K - 1) - 1) / stride + 1.
+ * Differentiable to any order in x, w and b. */
+mg_tensor *mg_conv_nd(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_conv_opts *o);
+/* Pooling over the trailing nd (1..3) axes of x (x has at least nd + 1 axes);
+ * pool, stride and padding have nd entries; stride NULL = pool, padding NULL
+ * = 0 (at most half the window).  max_pool: padding never wins, the gradient
+ * goes to the first maximum of each window.  avg_pool: zero padding counts in
+ * the mean (PyTorch's count_include_pad). */
+mg_tensor *mg_max_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t *stride,
+                       const int64_t *padding);
+mg_tensor *mg_avg_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t *stride,
+                       const int64_t *padding);
 /* (end nnet) */
 
 /* ---- nnet_act: nn_act.c, nn_loss.c: activations and losses ---- */

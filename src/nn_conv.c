@@ -1,2 +1,671 @@
-/* nn_conv.c — (being written) */
+/* nn_conv.c — N-d convolution (1-d, 2-d, 3-d; stride, zero padding,
+ * dilation, groups, optional bias) as op-table entries that are each
+ * other's derivatives:
+ *   conv / conv_bias   y  = conv(x, w) (+ b)
+ *   conv_input         gx = conv_input(g, w)   the transpose of conv in x
+ *   conv_weight        gw = conv_weight(x, g)  the transpose of conv in w
+ * Backward through any of them is written with the others, so
+ * create_graph gives second (and higher) derivatives.
+ *
+ * Kernels: im2col + one GEMM per group for a chunk of samples (OpenBLAS;
+ * deep layers with small outputs batch several samples into one GEMM),
+ * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
+ * skips im2col.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
+ * layouts are copied first.  Built with -fopenmp the chunks are shared
+ * among threads (not the default build: no gain was measured on a shared
+ * 2-core machine, where OpenBLAS already threads the larger GEMMs). */
 #include "internal.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---- geometry ------------------------------------------------------------------ */
+/* Sizes padded to 3 spatial axes (missing leading axes have size 1). */
+typedef struct {
+    int d;                                /* spatial axes, 1..3 */
+    int64_t n, c, f, groups, cg, fg;      /* batch, channels, filters; per group */
+    int64_t in[3], k[3], out[3], s[3], pad[3], dil[3];
+    int64_t IN, K, OUT;                   /* positions per channel: input, taps, output */
+} conv_geom;
+
+/* Params: axis = d; ival[0..2] stride, [3..5] padding, [6..8] dilation,
+ * [9] groups; ndim/shape: the shape conv_input / conv_weight produce. */
+static void geom_make(const int64_t *xs, const int64_t *ws, const mg_params *p, conv_geom *g) {
+    int d = p->axis;
+    g->d = d;
+    g->n = xs[0];
+    g->c = xs[1];
+    g->f = ws[0];
+    g->groups = p->ival[9];
+    g->cg = g->c / g->groups;
+    g->fg = g->f / g->groups;
+    g->IN = g->K = g->OUT = 1;
+    for (int j = 0; j < 3; j++) {
+        int i = j - (3 - d);
+        bool real = i >= 0;
+        g->in[j] = real ? xs[2 + i] : 1;
+        g->k[j] = real ? ws[2 + i] : 1;
+        g->s[j] = real ? p->ival[i] : 1;
+        g->pad[j] = real ? p->ival[3 + i] : 0;
+        g->dil[j] = real ? p->ival[6 + i] : 1;
+        g->out[j] = (g->in[j] + 2 * g->pad[j] - g->dil[j] * (g->k[j] - 1) - 1) / g->s[j] + 1;
+        g->IN *= g->in[j];
+        g->K *= g->k[j];
+        g->OUT *= g->out[j];
+    }
+}
+
+/* ---- im2col / col2im --------------------------------------------------------------
+ * The column matrix of one group of a chunk of B samples has cg * K rows
+ * (channel, tap) and B * OUT columns (sample, output position), row stride
+ * ld = B * OUT.  im2col writes one sample's OUT columns (col points at its
+ * first); col2im adds them back into that sample's input gradient.  Along
+ * the innermost axis the taps that land inside the input form one range of
+ * outputs [lo, hi), copied as a run (contiguous when the stride is 1). */
+typedef struct {
+    int64_t base, lo, hi; /* input index = o * s + base, valid for o in [lo, hi) */
+} tap_run;
+
+static tap_run run_of(const conv_geom *g, int64_t t) {
+    int64_t s = g->s[2], base = t * g->dil[2] - g->pad[2], n = g->in[2], out = g->out[2];
+    tap_run r = {base, base >= 0 ? 0 : (-base + s - 1) / s, n - base <= 0 ? 0 : (n - base + s - 1) / s};
+    if (r.hi > out) r.hi = out;
+    if (r.lo > r.hi) r.lo = r.hi;
+    return r;
+}
+
+/* Input row (axes 0, 1) read by output row (oa, ob) at taps (ta, tb), or -1. */
+static int64_t row_of(const conv_geom *g, int64_t oa, int64_t ob, int64_t ta, int64_t tb) {
+    int64_t ia = oa * g->s[0] - g->pad[0] + ta * g->dil[0];
+    int64_t ib = ob * g->s[1] - g->pad[1] + tb * g->dil[1];
+    if (ia < 0 || ia >= g->in[0] || ib < 0 || ib >= g->in[1]) return -1;
+    return (ia * g->in[1] + ib) * g->in[2];
+}
+
+static void im2col_f32(float *col, int64_t ld, const float *x, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    float *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
+                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
+                            const float *src = x + (row < 0 ? 0 : row);
+                            if (s == 1)
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
+                            else
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
+                            for (int64_t o = hi; o < out; o++) d[o] = 0;
+                        }
+                }
+}
+static void im2col_f64(double *col, int64_t ld, const double *x, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    double *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
+                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
+                            const double *src = x + (row < 0 ? 0 : row);
+                            if (s == 1)
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
+                            else
+                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
+                            for (int64_t o = hi; o < out; o++) d[o] = 0;
+                        }
+                }
+}
+static void col2im_f32(float *gx, const float *col, int64_t ld, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    const float *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            if (row < 0) continue;
+                            float *dst = gx + row;
+                            if (s == 1)
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
+                            else
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
+                        }
+                }
+}
+static void col2im_f64(double *gx, const double *col, int64_t ld, const conv_geom *g) {
+    int64_t s = g->s[2], out = g->out[2];
+    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
+                    tap_run r = run_of(g, tc);
+                    const double *d = col;
+                    for (int64_t oa = 0; oa < g->out[0]; oa++)
+                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
+                            int64_t row = row_of(g, oa, ob, ta, tb);
+                            if (row < 0) continue;
+                            double *dst = gx + row;
+                            if (s == 1)
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
+                            else
+                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
+                        }
+                }
+}
+
+/* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit int. */
+static void gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a,
+                 int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
+    CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if (dt == MG_FLOAT32)
+        cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb,
+                    (float)beta, c, (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb,
+                    beta, c, (int)ldc);
+}
+
+/* dst[i] += src[i] */
+static void add_into(mg_dtype dt, void *dst, const void *src, int64_t n) {
+    if (dt == MG_FLOAT32)
+        for (int64_t i = 0; i < n; i++) ((float *)dst)[i] += ((const float *)src)[i];
+    else
+        for (int64_t i = 0; i < n; i++) ((double *)dst)[i] += ((const double *)src)[i];
+}
+
+/* ---- shared set-up of the three kernels ------------------------------------------ */
+typedef struct {
+    conv_geom g;
+    mg_dtype dt;
+    size_t esz;
+    bool direct;       /* 1x1 taps, stride 1, no padding: a channel block is its own columns */
+    int64_t chunk;     /* samples per GEMM */
+    int64_t nchunks;
+    int nthreads;
+    char *scratch;     /* per thread: columns (cg K x chunk OUT), rows (fg x chunk OUT) */
+    size_t per_thread; /* bytes of scratch per thread */
+} conv_ctx;
+
+/* Samples per GEMM: small outputs (deep layers) are batched so each GEMM is
+ * about 1024 columns wide, within 4 MiB of scratch. */
+static int64_t pick_chunk(const conv_geom *g, size_t esz, bool direct) {
+    if (direct || g->n <= 1) return 1;
+    int64_t b = (1024 + g->OUT - 1) / g->OUT;
+    double per = (double)(g->cg * g->K + g->fg) * (double)g->OUT * (double)esz;
+    int64_t cap = (int64_t)((double)(4 << 20) / per);
+    if (b > cap) b = cap;
+    if (b > g->n) b = g->n;
+    return b < 1 ? 1 : b;
+}
+
+static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
+                    mg_dtype dt) {
+    const conv_geom *g = &cx->g;
+    geom_make(xs, ws, p, &cx->g);
+    cx->dt = dt;
+    cx->esz = mg_dtype_size(dt);
+    cx->scratch = NULL;
+    cx->direct = g->K == 1;
+    for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
+    cx->chunk = pick_chunk(g, cx->esz, cx->direct);
+    cx->nchunks = (g->n + cx->chunk - 1) / cx->chunk;
+    cx->nthreads = 1;
+#ifdef _OPENMP
+    cx->nthreads = omp_get_max_threads();
+    if (cx->nthreads > cx->nchunks) cx->nthreads = (int)(cx->nchunks > 0 ? cx->nchunks : 1);
+#endif
+    int64_t cols = cx->direct ? 0 : g->cg * g->K, rows = cx->chunk > 1 ? g->fg : 0;
+    cx->per_thread = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
+    if (cx->per_thread && !(cx->scratch = malloc(cx->per_thread * (size_t)cx->nthreads)))
+        return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
+                         cx->per_thread * (size_t)cx->nthreads);
+    return MG_OK;
+}
+
+static void ctx_free(conv_ctx *cx) { free(cx->scratch); }
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* The calling thread's column and row buffers. */
+static char *cols_of(const conv_ctx *cx) {
+    return cx->scratch ? cx->scratch + (size_t)thread_id() * cx->per_thread : NULL;
+}
+static char *rows_of(const conv_ctx *cx) {
+    char *c = cols_of(cx);
+    int64_t cols = cx->direct ? 0 : cx->g.cg * cx->g.K;
+    return c ? c + (size_t)(cols * cx->chunk * cx->g.OUT) * cx->esz : NULL;
+}
+
+/* Address of channel (or filter) ch of sample n in a {N, chans, positions} array. */
+static const char *at(const conv_ctx *cx, const char *base, int64_t n, int64_t chans,
+                      int64_t ch, int64_t positions) {
+    return base + (size_t)((n * chans + ch) * positions) * cx->esz;
+}
+
+/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT);
+ * when direct, x's own block (B = 1). */
+static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_t B, int64_t grp) {
+    const conv_geom *g = &cx->g;
+    if (cx->direct) return at(cx, X, n0, g->c, grp * g->cg, g->IN);
+    char *col = cols_of(cx);
+    for (int64_t b = 0; b < B; b++) {
+        const char *xb = at(cx, X, n0 + b, g->c, grp * g->cg, g->IN);
+        char *cb = col + (size_t)(b * g->OUT) * cx->esz;
+        if (cx->dt == MG_FLOAT32) im2col_f32((float *)cb, B * g->OUT, (const float *)xb, g);
+        else im2col_f64((double *)cb, B * g->OUT, (const double *)xb, g);
+    }
+    return col;
+}
+
+/* g's rows of group grp for samples n0 .. n0 + B - 1 as an fg x (B OUT)
+ * matrix: G itself when B = 1, else gathered into the row buffer. */
+static const char *grad_rows(const conv_ctx *cx, const char *G, int64_t n0, int64_t B, int64_t grp) {
+    const conv_geom *g = &cx->g;
+    if (B == 1) return at(cx, G, n0, g->f, grp * g->fg, g->OUT);
+    char *rows = rows_of(cx);
+    size_t run = (size_t)g->OUT * cx->esz;
+    for (int64_t f = 0; f < g->fg; f++)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(rows + (size_t)((f * B + b) * g->OUT) * cx->esz,
+                   at(cx, G, n0 + b, g->f, grp * g->fg + f, g->OUT), run);
+    return rows;
+}
+
+/* A contiguous tensor with a's values (a itself when it already is); a
+ * broadcast scalar (the gradient of a sum) is filled rather than copied. */
+static mg_tensor *dense(mg_tensor *a) {
+    if (mg_is_contiguous(a)) return mg_retain(a);
+    bool scalar = mg_numel(a) > 0;
+    for (int i = 0; i < a->ndim && scalar; i++) scalar = a->stride[i] == 0 || a->shape[i] == 1;
+    if (!scalar) return mg_copy_of(a, a->dtype);
+    return mg_full(a->ndim, a->shape, mg_get_flat(a, 0), a->dtype);
+}
+
+/* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
+static void fill_bias(const conv_ctx *cx, char *y, const mg_tensor *b) {
+    const conv_geom *g = &cx->g;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t f = 0; f < g->f; f++) {
+            double v = mg_get_flat(b, f);
+            char *row = y + (size_t)((n * g->f + f) * g->OUT) * cx->esz;
+            for (int64_t o = 0; o < g->OUT; o++) {
+                if (cx->dt == MG_FLOAT32) ((float *)row)[o] = (float)v;
+                else ((double *)row)[o] = v;
+            }
+        }
+}
+
+/* y[n0 .. n0 + B) (+)= W_grp columns, per group */
+static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *W, char *Y,
+                       bool bias) {
+    const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
+    int64_t ck = g->cg * g->K;
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        const char *src = columns(cx, X, n0, B, grp);
+        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
+        if (B == 1) {
+            gemm(cx->dt, false, false, g->fg, g->OUT, ck, wg, ck, src, g->OUT, bias ? 1.0 : 0.0,
+                 (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT), g->OUT);
+            continue;
+        }
+        char *rows = rows_of(cx);
+        gemm(cx->dt, false, false, g->fg, ld, ck, wg, ck, src, ld, 0.0, rows, ld);
+        for (int64_t f = 0; f < g->fg; f++)
+            for (int64_t b = 0; b < B; b++) {
+                char *dst = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT);
+                const char *r = rows + (size_t)((f * B + b) * g->OUT) * cx->esz;
+                if (bias) add_into(cx->dt, dst, r, g->OUT);
+                else memcpy(dst, r, (size_t)g->OUT * cx->esz);
+            }
+    }
+}
+
+static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_params *p) {
+    conv_ctx cx = {.scratch = NULL};
+    mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
+    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype)) goto done;
+    const conv_geom *g = &cx.g;
+    int64_t shape[5] = {g->n, g->f};
+    for (int i = 0; i < g->d; i++) shape[2 + i] = g->out[3 - g->d + i];
+    if (!(y = mg_zeros(g->d + 2, shape, cx.dt))) goto done;
+    if (mg_numel(y) == 0) goto done;
+    if (b) fill_bias(&cx, mg_data_ptr(y), b);
+    if (g->cg * g->K == 0) goto done; /* no input channels: y = b (or 0) */
+    const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
+    char *Yp = mg_data_ptr(y);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
+#endif
+    for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b != NULL);
+done:
+    ctx_free(&cx);
+    mg_release(X);
+    mg_release(W);
+    return y;
+}
+
+/* ---- conv_input: gx = conv_input(g, w), the transpose in x ------------------------- */
+static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const char *W, char *GX) {
+    const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
+    int64_t ck = g->cg * g->K;
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        const char *gr = grad_rows(cx, G, n0, B, grp);
+        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
+        if (cx->direct) { /* B = 1: the product is the gradient itself */
+            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, gr, g->OUT, 0.0,
+                 (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
+            continue;
+        }
+        char *col = cols_of(cx);
+        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, gr, ld, 0.0, col, ld);
+        for (int64_t b = 0; b < B; b++) {
+            char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
+            const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
+            if (cx->dt == MG_FLOAT32) col2im_f32((float *)gxb, (const float *)cb, ld, g);
+            else col2im_f64((double *)gxb, (const double *)cb, ld, g);
+        }
+    }
+}
+
+static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
+    conv_ctx cx = {.scratch = NULL};
+    mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
+    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype)) goto done;
+    if (!(gx = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
+    if (mg_numel(gx) == 0 || cx.g.fg == 0) goto done;
+    const char *Gp = mg_data_ptr(G), *Wp = mg_data_ptr(W);
+    char *GXp = mg_data_ptr(gx);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
+#endif
+    for (int64_t ci = 0; ci < cx.nchunks; ci++) input_chunk(&cx, ci * cx.chunk, Gp, Wp, GXp);
+done:
+    ctx_free(&cx);
+    mg_release(G);
+    mg_release(W);
+    return gx;
+}
+
+/* ---- conv_weight: gw = conv_weight(x, g), the transpose in w ------------------------ */
+/* Adds a chunk's contribution to gw (fg x cg K per group). */
+static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *G, char *GW) {
+    const conv_geom *g = &cx->g;
+    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
+    int64_t ck = g->cg * g->K;
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        const char *src = columns(cx, X, n0, B, grp);
+        const char *gr = grad_rows(cx, G, n0, B, grp);
+        gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0,
+             GW + (size_t)(grp * g->fg * ck) * cx->esz, ck);
+    }
+}
+
+/* With several threads each sums its chunks into its own copy of gw. */
+static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
+    int64_t nw = mg_numel(gw);
+    int nt = cx->nthreads;
+    char *GW = mg_data_ptr(gw);
+    if (nt <= 1) {
+        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, GW);
+        return MG_OK;
+    }
+    char *part = calloc((size_t)nt * (size_t)nw, cx->esz);
+    if (!part) return mg_seterr(MG_ENOMEM, "convolution: out of memory for weight gradients");
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        char *mine = part + (size_t)omp_get_thread_num() * (size_t)nw * cx->esz;
+#pragma omp for schedule(static)
+        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, mine);
+    }
+#endif
+    for (int t = 0; t < nt; t++) add_into(cx->dt, GW, part + (size_t)t * (size_t)nw * cx->esz, nw);
+    free(part);
+    return MG_OK;
+}
+
+static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
+    conv_ctx cx = {.scratch = NULL};
+    mg_tensor *X = dense(in[0]), *G = X ? dense(in[1]) : NULL, *gw = NULL;
+    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype)) goto done;
+    if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
+    if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
+    if (weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
+        mg_release(gw);
+        gw = NULL;
+    }
+done:
+    ctx_free(&cx);
+    mg_release(X);
+    mg_release(G);
+    return gw;
+}
+
+/* ---- the op table entries and their backward ------------------------------------ */
+static mg_tensor *conv_fw(mg_tensor **in, const mg_params *p) {
+    return conv_run(in[0], in[1], NULL, p);
+}
+static mg_tensor *conv_bias_fw(mg_tensor **in, const mg_params *p) {
+    return conv_run(in[0], in[1], in[2], p);
+}
+
+static int conv_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+static int input_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+static int weight_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+
+static const mg_opdef op_conv = {"conv_nd", "ConvolutionBackward", 2, MG_KIND_OTHER,
+    MG_RES_SAME, {0}, {0}, conv_fw, conv_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
+static const mg_opdef op_conv_bias = {"conv_nd", "ConvolutionBackward", 3, MG_KIND_OTHER,
+    MG_RES_SAME, {0}, {0}, conv_bias_fw, conv_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
+static const mg_opdef op_conv_input = {"conv_input", "ConvolutionInputBackward", 2,
+    MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, input_fw, input_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
+static const mg_opdef op_conv_weight = {"conv_weight", "ConvolutionWeightBackward", 2,
+    MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, weight_fw, weight_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
+
+/* Applies op to (a, b) in their common dtype; shape (when given) is the
+ * shape conv_input / conv_weight produce. */
+static mg_tensor *apply2(const mg_opdef *op, mg_tensor *a, mg_tensor *b, const mg_params *p,
+                         const mg_tensor *shape_of) {
+    mg_params q = *p;
+    if (shape_of) {
+        q.ndim = shape_of->ndim;
+        memcpy(q.shape, shape_of->shape, sizeof q.shape);
+    }
+    mg_dtype dt = mg_promote(a->dtype, b->dtype);
+    mg_tensor *A = mg_astype(a, dt), *B = A ? mg_astype(b, dt) : NULL;
+    mg_tensor *in[2] = {A, B};
+    mg_tensor *r = B ? mg_apply(op, in, &q) : NULL;
+    mg_release(A);
+    mg_release(B);
+    return r;
+}
+
+/* y = conv(x, w) (+ b): gx = conv_input(g, w), gw = conv_weight(x, g), gb = sum of g. */
+static int conv_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
+    mg_tensor *x = nd->inputs[0], *w = nd->inputs[1];
+    /* one contiguous copy of g for both kernels (recorded under create_graph) */
+    mg_tensor *gd = mg_grad_enabled() ? mg_contiguous(g) : dense(g);
+    if (!gd) return mg_errcode();
+    int rc = MG_OK;
+    if (x->requires_grad && !(gin[0] = apply2(&op_conv_input, gd, w, &nd->p, x))) rc = mg_errcode();
+    if (!rc && w->requires_grad && !(gin[1] = apply2(&op_conv_weight, x, gd, &nd->p, w)))
+        rc = mg_errcode();
+    if (!rc && nd->op == &op_conv_bias && nd->inputs[2]->requires_grad) {
+        uint32_t axes = 0;
+        for (int i = 0; i < g->ndim; i++)
+            if (i != 1) axes |= 1u << i;
+        if (!(gin[2] = mg_sum(gd, axes, false))) rc = mg_errcode();
+    }
+    mg_release(gd);
+    return rc;
+}
+
+/* gx = conv_input(gy, w) is bilinear; with h the gradient of gx:
+ * d gy = conv(h, w), d w = conv_weight(h, gy). */
+static int input_bw(mg_node *nd, mg_tensor *h, mg_tensor **gin) {
+    mg_tensor *gy = nd->inputs[0], *w = nd->inputs[1];
+    if (gy->requires_grad && !(gin[0] = apply2(&op_conv, h, w, &nd->p, NULL)))
+        return mg_errcode();
+    if (w->requires_grad && !(gin[1] = apply2(&op_conv_weight, h, gy, &nd->p, w)))
+        return mg_errcode();
+    return MG_OK;
+}
+
+/* gw = conv_weight(x, gy); with v the gradient of gw:
+ * d x = conv_input(gy, v), d gy = conv(x, v). */
+static int weight_bw(mg_node *nd, mg_tensor *v, mg_tensor **gin) {
+    mg_tensor *x = nd->inputs[0], *gy = nd->inputs[1];
+    if (x->requires_grad && !(gin[0] = apply2(&op_conv_input, gy, v, &nd->p, x)))
+        return mg_errcode();
+    if (gy->requires_grad && !(gin[1] = apply2(&op_conv, x, v, &nd->p, NULL)))
+        return mg_errcode();
+    return MG_OK;
+}
+
+/* ---- the public entry: checks ------------------------------------------------------- */
+mg_conv_opts mg_conv_defaults(void) {
+    mg_conv_opts o = {{1, 1, 1}, {0, 0, 0}, {1, 1, 1}, 1};
+    return o;
+}
+
+static int check_float(const char *what, const mg_tensor *t) {
+    if (mg_dtype_is_float(t->dtype)) return MG_OK;
+    return mg_seterr(MG_EDTYPE, "conv_nd: %s must be a float tensor (float32 or float64), got %s",
+                     what, mg_dtype_name(t->dtype));
+}
+
+static int check_shapes(const mg_tensor *x, const mg_tensor *w, const mg_tensor *b) {
+    char sx[256], sw[256];
+    const char *xs = mg_shape_str(x->ndim, x->shape, sx, sizeof sx);
+    const char *ws = mg_shape_str(w->ndim, w->shape, sw, sizeof sw);
+    if (w->ndim < 3 || w->ndim > 5)
+        return mg_seterr(MG_ESHAPE, "conv_nd: the filters w must have 3, 4 or 5 axes {F, C, K...} "
+                         "(1-d, 2-d or 3-d convolution), got shape %s", ws);
+    if (x->ndim != w->ndim)
+        return mg_seterr(MG_ESHAPE, "conv_nd: x must have %d axes {N, C, ...} to go with filters "
+                         "of shape %s, got shape %s", w->ndim, ws, xs);
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        char sb[256];
+        return mg_seterr(MG_ESHAPE, "conv_nd: the bias must have shape {%lld} (one per filter), "
+                         "got %s", (long long)w->shape[0], mg_shape_str(b->ndim, b->shape, sb, sizeof sb));
+    }
+    return MG_OK;
+}
+
+static int check_opts(const mg_tensor *x, const mg_tensor *w, const mg_conv_opts *o) {
+    char sx[256], sw[256];
+    const char *xs = mg_shape_str(x->ndim, x->shape, sx, sizeof sx);
+    const char *ws = mg_shape_str(w->ndim, w->shape, sw, sizeof sw);
+    int d = w->ndim - 2;
+    int64_t gr = o->groups;
+    if (gr < 1 || gr > INT32_MAX)
+        return mg_seterr(MG_EVALUE, "conv_nd: groups must be a positive integer, got %lld", (long long)gr);
+    if (x->shape[1] % gr || w->shape[0] % gr)
+        return mg_seterr(MG_EVALUE, "conv_nd: groups = %lld must divide both the input channels "
+                         "(%lld) and the filters (%lld)", (long long)gr, (long long)x->shape[1],
+                         (long long)w->shape[0]);
+    if (x->shape[1] != w->shape[1] * gr)
+        return mg_seterr(MG_ESHAPE, "conv_nd: x has %lld channels but the filters of shape %s "
+                         "expect %lld (w's axis 2 times groups = %lld); x has shape %s",
+                         (long long)x->shape[1], ws, (long long)(w->shape[1] * gr), (long long)gr, xs);
+    int64_t in = 1;
+    for (int i = 0; i < d; i++) {
+        int64_t s = o->stride[i], p = o->padding[i], dl = o->dilation[i];
+        int64_t n = x->shape[2 + i], k = w->shape[2 + i];
+        if (s < 1 || s > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: stride must be >= 1 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)s);
+        if (dl < 1 || dl > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: dilation must be >= 1 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)dl);
+        if (p < 0 || p > INT32_MAX)
+            return mg_seterr(MG_EVALUE, "conv_nd: spatial axis %d: padding must be >= 0 (and at "
+                             "most %d), got %lld", i + 1, INT32_MAX, (long long)p);
+        if (k < 1 || k > INT32_MAX || n > INT32_MAX)
+            return mg_seterr(MG_ESHAPE, "conv_nd: spatial axis %d: kernel size %lld or input size "
+                             "%lld is out of range (filters %s)", i + 1, (long long)k,
+                             (long long)n, ws);
+        if (dl * (k - 1) + 1 > n + 2 * p)
+            return mg_seterr(MG_ESHAPE, "conv_nd: spatial axis %d: the kernel (size %lld, dilation "
+                             "%lld, so %lld wide) is larger than the padded input (%lld + 2 * %lld); "
+                             "x has shape %s, w %s", i + 1, (long long)k, (long long)dl,
+                             (long long)(dl * (k - 1) + 1), (long long)n, (long long)p, xs, ws);
+        in *= n;
+        if (in > INT32_MAX)
+            return mg_seterr(MG_ESHAPE, "conv_nd: x's spatial size (shape %s) is too large", xs);
+    }
+    /* GEMM sizes must fit int */
+    int64_t ck = w->shape[1], out = 1, f = w->shape[0];
+    for (int i = 0; i < d; i++) {
+        ck *= w->shape[2 + i];
+        if (ck > INT32_MAX) return mg_seterr(MG_ESHAPE, "conv_nd: filters %s are too large", ws);
+        out *= (x->shape[2 + i] + 2 * o->padding[i] - o->dilation[i] * (w->shape[2 + i] - 1) - 1) /
+                   o->stride[i] + 1;
+        if (out > INT32_MAX) return mg_seterr(MG_ESHAPE, "conv_nd: the output is too large");
+    }
+    if (f > INT32_MAX || (double)ck * (double)out > (double)INT32_MAX * 64)
+        return mg_seterr(MG_ESHAPE, "conv_nd: x %s with filters %s is too large", xs, ws);
+    return MG_OK;
+}
+
+mg_tensor *mg_conv_nd(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_conv_opts *o) {
+    mg_conv_opts def = mg_conv_defaults();
+    if (!o) o = &def;
+    if (!x || !w) {
+        mg_seterr(MG_EVALUE, "conv_nd: missing %s", x ? "filters" : "input");
+        return NULL;
+    }
+    if (check_float("x", x) || check_float("w", w) || (b && check_float("the bias", b)) ||
+        check_shapes(x, w, b) || check_opts(x, w, o))
+        return NULL;
+    mg_params p;
+    memset(&p, 0, sizeof p);
+    int d = w->ndim - 2;
+    p.axis = d;
+    for (int i = 0; i < d; i++) {
+        p.ival[i] = o->stride[i];
+        p.ival[3 + i] = o->padding[i];
+        p.ival[6 + i] = o->dilation[i];
+    }
+    p.ival[9] = o->groups;
+    mg_dtype dt = mg_promote(x->dtype, w->dtype);
+    if (b) dt = mg_promote(dt, b->dtype);
+    mg_tensor *X = mg_astype(x, dt), *W = X ? mg_astype(w, dt) : NULL;
+    mg_tensor *B = W && b ? mg_astype(b, dt) : NULL, *y = NULL;
+    if (W && (!b || B)) {
+        mg_tensor *in[3] = {X, W, B};
+        y = mg_apply(b ? &op_conv_bias : &op_conv, in, &p);
+    }
+    mg_release(X);
+    mg_release(W);
+    mg_release(B);
+    return y;
+}
