@@ -43,6 +43,7 @@ const char *mg_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 typedef struct mg_storage {
     int refcount;
     size_t nbytes;
+    size_t capacity; /* bytes of the block behind data (>= nbytes) */
     void *data;
     uint64_t version; /* bumped by every in-place write */
 } mg_storage;
@@ -81,6 +82,11 @@ void *mg_data_ptr(const mg_tensor *t); /* address of element 0 of the view */
 /* Total bytes of tensor storage the library has ever allocated; the Lua
  * binding reports the growth of this counter to its garbage collector. */
 size_t mg_bytes_allocated(void);
+/* Released buffers of 64 KiB and more are kept for reuse, up to this many
+ * bytes in all (default 256 MiB; 0 turns the cache off).  mg_cache_clear
+ * frees what is kept. */
+void mg_set_cache_limit(size_t bytes);
+void mg_cache_clear(void);
 
 /* ---- creation ---------------------------------------------------------- */
 mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt);
