@@ -599,6 +599,13 @@ describe("optimizer errors", function()
     opt.state[p].exp_avg = mg.zeros(3)
     ;(p * p):sum():backward()
     raises(function() opt:step() end, "Adam", "exp_avg", "{3}", "{2}")
+    opt.state[p].exp_avg = opt.state[p].exp_avg_sq
+    raises(function() opt:step() end, "Adam", "share memory")
+    opt.state[p].exp_avg = p.grad
+    raises(function() opt:step() end, "Adam", "share memory")
+    opt.state[p].exp_avg = "zeros"
+    raises(function() opt:step() end, "Adam", "exp_avg", "must be a tensor")
+    near({1.0 - 0.001, 2.0 - 0.001}, p, 1e-6) -- nothing changed after the first step
   end)
 end)
 

@@ -71,9 +71,26 @@ static int check_state(const char *fn, const char *what, int64_t i, const mg_ten
                          what, (long long)i + 1, mg_dtype_name(s->dtype),
                          mg_shape_str(s->ndim, s->shape, sa, sizeof sa), mg_dtype_name(p->dtype),
                          mg_shape_str(p->ndim, p->shape, sb, sizeof sb));
-    if (!mg_is_contiguous(s) || s->storage == p->storage)
-        return mg_seterr(MG_EVALUE, "%s: the %s of parameter %lld must be a contiguous tensor "
-                         "of its own", fn, what, (long long)i + 1);
+    if (!mg_is_contiguous(s))
+        return mg_seterr(MG_EVALUE, "%s: the %s of parameter %lld must be contiguous", fn, what,
+                         (long long)i + 1);
+    return MG_OK;
+}
+
+/* The k state tensors st[] (NULL entries skipped) of parameter p with
+ * gradient g must each have memory of their own: the loops write them while
+ * reading the others. */
+static int check_apart(const char *fn, int64_t i, const mg_tensor *p, const mg_tensor *g,
+                       const mg_tensor *const *st, int k) {
+    for (int a = 0; a < k; a++) {
+        if (!st[a]) continue;
+        bool shared = st[a]->storage == p->storage || st[a]->storage == g->storage;
+        for (int b = 0; b < a; b++) shared = shared || (st[b] && st[b]->storage == st[a]->storage);
+        if (shared)
+            return mg_seterr(MG_EVALUE, "%s: the state tensors of parameter %lld share memory "
+                             "with each other, the parameter or its gradient", fn,
+                             (long long)i + 1);
+    }
     return MG_OK;
 }
 
@@ -177,8 +194,11 @@ static int sgd_check(int64_t n, mg_tensor *const *params, mg_tensor *const *grad
     for (int64_t i = 0; i < n && !rc; i++) {
         if (!grads[i]) continue;
         rc = check_param("SGD", i, params[i], grads[i]);
-        if (!rc && o->momentum != 0) rc = check_state("SGD", "momentum buffer", i, params[i],
-                                                      bufs[i]);
+        if (!rc && o->momentum != 0) {
+            rc = check_state("SGD", "momentum buffer", i, params[i], bufs[i]);
+            const mg_tensor *st[1] = {bufs[i]};
+            if (!rc) rc = check_apart("SGD", i, params[i], grads[i], st, 1);
+        }
     }
     return rc;
 }
@@ -294,6 +314,10 @@ static int adam_check(const char *fn, int64_t n, mg_tensor *const *params,
         if (!rc) rc = check_state(fn, "exp_avg", i, params[i], m[i]);
         if (!rc) rc = check_state(fn, "exp_avg_sq", i, params[i], v[i]);
         if (!rc && o->amsgrad) rc = check_state(fn, "max_exp_avg_sq", i, params[i], vmax[i]);
+        if (!rc) {
+            const mg_tensor *st[3] = {m[i], v[i], o->amsgrad ? vmax[i] : NULL};
+            rc = check_apart(fn, i, params[i], grads[i], st, 3);
+        }
         if (!rc && steps[i] < 1)
             rc = mg_seterr(MG_EVALUE, "%s: step %lld of parameter %lld must be >= 1", fn,
                            (long long)steps[i], (long long)i + 1);
@@ -429,6 +453,11 @@ static int rms_check(int64_t n, mg_tensor *const *params, mg_tensor *const *grad
         if (!rc && o->centered) rc = check_state("RMSprop", "grad_avg", i, params[i], ga[i]);
         if (!rc && o->momentum > 0)
             rc = check_state("RMSprop", "momentum buffer", i, params[i], buf[i]);
+        if (!rc) {
+            const mg_tensor *st[3] = {sq[i], o->centered ? ga[i] : NULL,
+                                      o->momentum > 0 ? buf[i] : NULL};
+            rc = check_apart("RMSprop", i, params[i], grads[i], st, 3);
+        }
     }
     return rc;
 }

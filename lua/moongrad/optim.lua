@@ -118,7 +118,7 @@ return function(mg, core)
   --- opt:zero_grad(): sets every parameter's .grad to nil.
   function Optimizer:zero_grad()
     for _, g in ipairs(self.param_groups) do
-      for _, p in ipairs(g.params) do p:null_grad() end
+      mg.null_grads(g.params)
     end
   end
 
