@@ -451,6 +451,42 @@ mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base);
 /* (end io) */
 
 /* ---- optim: optim.c: parameter updates over a list of tensors ---- */
+/* One optimizer step over n parameters, with PyTorch's update rules.  Each
+ * params[i] (float32/float64, any layout but broadcast) whose grads[i] is not
+ * NULL is updated in place (its storage version is bumped); a NULL gradient
+ * skips the parameter.  State tensors are contiguous tensors of the
+ * parameter's shape and dtype, zero-filled before their first step, kept by
+ * the caller and updated in place.  Everything is checked before anything
+ * changes; returns 0 or an mg_err code.  Nothing is recorded for autograd. */
+typedef struct mg_sgd_opts {
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov, maximize;
+} mg_sgd_opts;
+/* bufs: the momentum buffers (may be NULL when momentum is 0); fresh[i]
+ * (fresh may be NULL: none) marks a buffer's first step, which sets it to the
+ * update instead of averaging into it (as PyTorch). */
+int mg_sgd_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                mg_tensor *const *bufs, const bool *fresh, const mg_sgd_opts *o);
+
+typedef struct mg_adam_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+    bool amsgrad, maximize;
+    bool decoupled; /* AdamW: weight decay scales the parameter, not the gradient */
+} mg_adam_opts;
+/* steps[i]: the number of this update for parameter i (1 on its first). */
+int mg_adam_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                 mg_tensor *const *exp_avg, mg_tensor *const *exp_avg_sq,
+                 mg_tensor *const *max_exp_avg_sq /* amsgrad only */, const int64_t *steps,
+                 const mg_adam_opts *o);
+
+typedef struct mg_rmsprop_opts {
+    double lr, alpha, eps, weight_decay, momentum;
+    bool centered, maximize;
+} mg_rmsprop_opts;
+int mg_rmsprop_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                    mg_tensor *const *square_avg, mg_tensor *const *grad_avg /* centered only */,
+                    mg_tensor *const *momentum_buffer /* momentum > 0 only */,
+                    const mg_rmsprop_opts *o);
 /* (end optim) */
 
 /* ---- autograd ------------------------------------------------------------ */
