@@ -74,6 +74,7 @@ build = {
       ["moongrad.autograd"] = "lua/moongrad/autograd.lua",
       ["moongrad.graph"] = "lua/moongrad/graph.lua",
       ["moongrad.nnet"] = "lua/moongrad/nnet.lua",
+      ["moongrad.nnet_act"] = "lua/moongrad/nnet_act.lua",
       ["moongrad.nnet_layers"] = "lua/moongrad/nnet_layers.lua",
    },
 }
