@@ -264,7 +264,7 @@ static int l_focal(lua_State *L) {
     double alpha = num_arg(L, 0, opts, "alpha", -1, "focal_loss");
     double gamma = num_arg(L, 0, opts, "gamma", 2, "focal_loss");
     if (opts && lua_getfield(L, opts, "alpha") != LUA_TNIL && !(alpha >= 0 && alpha <= 1))
-        return luaL_error(L, "focal_loss: alpha must be in [0, 1], got %g", alpha);
+        return luaL_error(L, "focal_loss: alpha must be in [0, 1], got %s", lua_tostring(L, -1));
     lmg_push(L, mg_focal_loss(p, t, alpha, gamma, reduction_arg(L, 3, opts, "focal_loss")),
              "focal_loss");
     return 1;

@@ -573,10 +573,9 @@ static int check_pair(const char *op, mg_tensor *pred, mg_tensor *target, const 
                       const char *tn) {
     if (!pred) return err_missing(op, pn);
     if (!target) return err_missing(op, tn);
-    int nd;
+    int nd = 0;
     int64_t shape[MG_MAXDIM];
-    if (mg_broadcast_shape(op, pred, target, &nd, shape)) return mg_errcode();
-    bool same = nd == pred->ndim;
+    bool same = !mg_broadcast_shape(op, pred, target, &nd, shape) && nd == pred->ndim;
     for (int i = 0; same && i < nd; i++) same = shape[i] == pred->shape[i];
     if (same) return MG_OK;
     char sp[256], st[256];
