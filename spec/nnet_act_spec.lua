@@ -327,6 +327,9 @@ describe("mg.nnet activations: gradients", function()
     -- products, so the second derivative is not just the op's own
     check2(function(v) return nn.softmax(v) * v end, {var({2, 3}, 9)})
     check2(function(v) return nn.sigmoid(v) * nn.gelu(v) end, {var({5}, 10)})
+    check2(function(v) return nn.relu(v) * v end, {var({2, 3}, 11)})
+    check2(function(v) return nn.logsoftmax(v, 1) * v end, {var({3, 2}, 12)})
+    check2(function(v) return nn.gelu(v, "tanh") * v end, {var({5}, 13)})
   end)
 
   it("gradgradcheck of the composites", function()
@@ -349,6 +352,32 @@ describe("mg.nnet activations: gradients", function()
     g2:backward()
     local s = sigmoid(0.3)
     near({s * (1 - s) * (1 - 6 * s + 6 * s * s)}, z.grad, 1e-9)
+  end)
+
+  it("third derivative of gelu (both forms) through the recorded backward", function()
+    local function third(f, x0)
+      local z = f64({x0})
+      f(z):sum():backward(nil, {create_graph = true})
+      local g1 = z.grad
+      z:null_grad()
+      g1:sum():backward(nil, {create_graph = true})
+      local g2 = z.grad
+      z:null_grad()
+      g2:sum():backward()
+      return z.grad:totable()[1]
+    end
+    -- against central differences of the second derivative, in plain Lua
+    local function d2(v) return math.exp(-v * v / 2) / math.sqrt(2 * math.pi) * (2 - v * v) end
+    local h = 1e-5
+    near({(d2(0.7 + h) - d2(0.7 - h)) / (2 * h)}, {third(nn.gelu, 0.7)}, 1e-6)
+    local function d1t(v) -- derivative of the tanh form
+      local k, c = math.sqrt(2 / math.pi), 0.044715
+      local t = math.tanh(k * (v + c * v ^ 3))
+      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * k * (1 + 3 * c * v * v)
+    end
+    local function d2t(v) return (d1t(v + h) - d1t(v - h)) / (2 * h) end
+    near({(d2t(-0.4 + 1e-3) - d2t(-0.4 - 1e-3)) / 2e-3},
+      {third(function(z) return nn.gelu(z, "tanh") end, -0.4)}, 1e-4)
   end)
 
   it("record their ops", function()

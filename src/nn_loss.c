@@ -197,60 +197,73 @@ static inline int64_t label_at(const cls_in *ci, int64_t a, int64_t j) {
  *   loss = (1 - eps) w[y] (lse - x[y]) + eps / C * sum_c w[c] (lse - x[c]).
  * The gradient of that is K softmax(x) - T with K = (1 - eps) w[y] + eps/C
  * sum_c w[c] and T[c] = eps/C w[c] + (c == y) (1 - eps) w[y]. */
-#define ROW_LSE(T, EXP, r, C, inner, mx, s)                                      \
-    do {                                                                         \
-        mx = -INFINITY;                                                          \
-        for (int64_t c = 0; c < C; c++) {                                        \
-            double v_ = r[c * inner];                                            \
-            if (v_ > mx || v_ != v_) mx = v_;                                    \
-        }                                                                        \
-        s = 0;                                                                   \
-        for (int64_t c = 0; c < C; c++) s += EXP((T)(r[c * inner] - (T)mx));     \
-    } while (0)
-
 #define SCE_KERNELS(sfx, T, EXP)                                                             \
+    /* The maximum of a row and the sum of exp(x - max) (into e when given). */              \
+    static inline double row_sumexp_##sfx(const T *r, int64_t C, int64_t st, double *mx,      \
+                                          T *e) {                                             \
+        double m = -INFINITY, s = 0;                                                          \
+        for (int64_t c = 0; c < C; c++) {                                                     \
+            double v = r[c * st];                                                             \
+            if (v > m || v != v) m = v;                                                       \
+        }                                                                                     \
+        for (int64_t c = 0; c < C; c++) {                                                     \
+            T v = EXP((T)(r[c * st] - (T)m));                                                 \
+            if (e) e[c * st] = v;                                                             \
+            s += v;                                                                           \
+        }                                                                                     \
+        *mx = m;                                                                              \
+        return s;                                                                             \
+    }                                                                                         \
+    static inline double sce_row_##sfx(const T *r, int64_t C, int64_t st, int64_t y,          \
+                                       const double *w, double eps) {                         \
+        double mx, s = row_sumexp_##sfx(r, C, st, &mx, NULL);                                 \
+        double lse = mx + log(s), loss = (w ? w[y] : 1) * (lse - r[y * st]);                  \
+        if (eps > 0) {                                                                        \
+            double sm = 0;                                                                    \
+            for (int64_t c = 0; c < C; c++) sm += (w ? w[c] : 1) * (lse - r[c * st]);         \
+            loss = (1 - eps) * loss + eps / (double)C * sm;                                   \
+        }                                                                                     \
+        return loss;                                                                          \
+    }                                                                                         \
+    /* o = gv (K softmax(r) - T), T and K as above; wsum = sum_c w[c]. */                     \
+    static inline void sce_grad_row_##sfx(const T *r, T *o, int64_t C, int64_t st, int64_t y, \
+                                          const double *w, double eps, double wsum,           \
+                                          double gv) {                                        \
+        double mx, s = row_sumexp_##sfx(r, C, st, &mx, o);                                    \
+        double wy = (1 - eps) * (w ? w[y] : 1);                                               \
+        double k = gv * (wy + eps / (double)C * wsum) / s;                                    \
+        for (int64_t c = 0; c < C; c++) o[c * st] = (T)(k * o[c * st]);                       \
+        if (eps > 0)                                                                          \
+            for (int64_t c = 0; c < C; c++)                                                   \
+                o[c * st] = (T)(o[c * st] - gv * eps / (double)C * (w ? w[c] : 1));           \
+        o[y * st] = (T)(o[y * st] - gv * wy);                                                 \
+    }                                                                                         \
+    /* Every row; inner == 1 (the usual {N, C}) gets its own, contiguous, loop. */           \
     static void sce_fw_##sfx(const cls_in *ci, const T *x, T *out, double eps) {             \
-        int64_t C = ci->l.C, inner = ci->l.inner;                                            \
-        for (int64_t a = 0; a < ci->l.outer; a++)                                            \
-            for (int64_t j = 0; j < inner; j++) {                                            \
-                const T *r = x + a * C * inner + j;                                          \
-                double mx, s;                                                                \
-                ROW_LSE(T, EXP, r, C, inner, mx, s);                                         \
-                double lse = mx + log(s);                                                    \
-                int64_t y = label_at(ci, a, j);                                              \
-                double loss = weight(ci, y) * (lse - r[y * inner]);                          \
-                if (eps > 0) {                                                               \
-                    double sm = 0;                                                           \
-                    for (int64_t c = 0; c < C; c++) sm += weight(ci, c) * (lse - r[c * inner]); \
-                    loss = (1 - eps) * loss + eps / (double)C * sm;                          \
-                }                                                                            \
-                out[a * inner + j] = (T)loss;                                                \
-            }                                                                                \
-    }                                                                                        \
+        int64_t C = ci->l.C, inner = ci->l.inner;                                             \
+        for (int64_t a = 0; a < ci->l.outer; a++) {                                           \
+            if (inner == 1) {                                                                 \
+                out[a] = (T)sce_row_##sfx(x + a * C, C, 1, label_at(ci, a, 0), ci->w, eps);   \
+                continue;                                                                     \
+            }                                                                                 \
+            for (int64_t j = 0; j < inner; j++)                                               \
+                out[a * inner + j] = (T)sce_row_##sfx(x + a * C * inner + j, C, inner,        \
+                                                      label_at(ci, a, j), ci->w, eps);        \
+        }                                                                                     \
+    }                                                                                         \
     static void sce_bw_##sfx(const cls_in *ci, const T *x, const double *g, T *out,          \
-                             double eps, double wsum) {                                      \
-        int64_t C = ci->l.C, inner = ci->l.inner;                                            \
-        for (int64_t a = 0; a < ci->l.outer; a++)                                            \
-            for (int64_t j = 0; j < inner; j++) {                                            \
-                const T *r = x + a * C * inner + j;                                          \
-                T *o = out + a * C * inner + j;                                              \
-                double mx = -INFINITY, s = 0;                                                \
-                for (int64_t c = 0; c < C; c++) {                                            \
-                    double v_ = r[c * inner];                                                \
-                    if (v_ > mx || v_ != v_) mx = v_;                                        \
-                }                                                                            \
-                for (int64_t c = 0; c < C; c++) {                                            \
-                    T e = EXP((T)(r[c * inner] - (T)mx));                                    \
-                    o[c * inner] = e;                                                        \
-                    s += e;                                                                  \
-                }                                                                            \
-                int64_t y = label_at(ci, a, j);                                              \
-                double gv = g[a * inner + j], wy = (1 - eps) * weight(ci, y);                \
-                double K = wy + eps / (double)C * wsum, k = gv * K / s;                      \
-                for (int64_t c = 0; c < C; c++)                                              \
-                    o[c * inner] = (T)(k * o[c * inner] - gv * eps / (double)C * weight(ci, c)); \
-                o[y * inner] = (T)(o[y * inner] - gv * wy);                                  \
-            }                                                                                \
+                             double eps, double wsum) {                                       \
+        int64_t C = ci->l.C, inner = ci->l.inner;                                             \
+        for (int64_t a = 0; a < ci->l.outer; a++) {                                           \
+            if (inner == 1) {                                                                 \
+                sce_grad_row_##sfx(x + a * C, out + a * C, C, 1, label_at(ci, a, 0), ci->w,   \
+                                   eps, wsum, g[a]);                                          \
+                continue;                                                                     \
+            }                                                                                 \
+            for (int64_t j = 0; j < inner; j++)                                               \
+                sce_grad_row_##sfx(x + a * C * inner + j, out + a * C * inner + j, C, inner,  \
+                                   label_at(ci, a, j), ci->w, eps, wsum, g[a * inner + j]);   \
+        }                                                                                     \
     }
 
 SCE_KERNELS(f32, float, expf)
