@@ -27,7 +27,8 @@ static int find_opts(lua_State *L, int first, const char *fn, const char *const 
         lua_pop(L, 1);
         bool known = false;
         if (lua_type(L, -1) == LUA_TSTRING)
-            for (int k = 0; keys[k] && !known; k++) known = strcmp(lua_tostring(L, -1), keys[k]) == 0;
+            for (int k = 0; keys[k] && !known; k++)
+                known = strcmp(lua_tostring(L, -1), keys[k]) == 0;
         if (!known) {
             luaL_Buffer b;
             luaL_buffinit(L, &b);
@@ -36,7 +37,8 @@ static int find_opts(lua_State *L, int first, const char *fn, const char *const 
                 luaL_addstring(&b, keys[k]);
             }
             luaL_pushresult(&b);
-            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
+            const char *key =
+                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
             luaL_error(L, "%s: unknown option '%s' (options: %s)", fn, key, lua_tostring(L, -1));
         }
     }
@@ -45,7 +47,8 @@ static int find_opts(lua_State *L, int first, const char *fn, const char *const 
 
 /* A number: the positional argument at pos (when a number), else the option
  * `key`, else dflt. */
-static double num_arg(lua_State *L, int pos, int opts, const char *key, double dflt, const char *fn) {
+static double num_arg(lua_State *L, int pos, int opts, const char *key, double dflt,
+                      const char *fn) {
     if (pos && lua_type(L, pos) == LUA_TNUMBER) return lua_tonumber(L, pos);
     if (pos && !lua_isnoneornil(L, pos) && !is_opts(L, pos) && lua_type(L, pos) != LUA_TSTRING)
         return luaL_error(L, "%s: argument #%d (%s) must be a number, got %s", fn, pos, key,
@@ -80,14 +83,15 @@ static mg_reduction reduction_arg(lua_State *L, int first, int opts, const char 
         int t = lua_getfield(L, opts, "reduction");
         if (t == LUA_TSTRING) s = lua_tostring(L, -1);
         else if (t != LUA_TNIL)
-            luaL_error(L, "%s: option 'reduction' must be a string, got %s", fn, luaL_typename(L, -1));
+            luaL_error(L, "%s: option 'reduction' must be a string, got %s", fn,
+                       luaL_typename(L, -1));
         lua_pop(L, 1); /* the string stays alive in the option table */
     }
     if (!s || !strcmp(s, "mean")) return MG_REDUCE_MEAN;
     if (!strcmp(s, "sum")) return MG_REDUCE_SUM;
     if (!strcmp(s, "none")) return MG_REDUCE_NONE;
-    return (mg_reduction)luaL_error(L, "%s: reduction must be \"mean\", \"sum\" or \"none\", got \"%s\"",
-                                    fn, s);
+    return (mg_reduction)luaL_error(
+        L, "%s: reduction must be \"mean\", \"sum\" or \"none\", got \"%s\"", fn, s);
 }
 
 /* A tensor-like option (class weights, pos_weight): the positional argument
@@ -178,7 +182,8 @@ static int l_gelu(lua_State *L) {
                               luaL_typename(L, -1));
         a = lua_tostring(L, -1);
     } else if (!lua_isnoneornil(L, 2) && !opts) {
-        return luaL_error(L, "gelu: argument #2 must be \"none\", \"tanh\" or an option table, got %s",
+        return luaL_error(L,
+                          "gelu: argument #2 must be \"none\", \"tanh\" or an option table, got %s",
                           luaL_typename(L, 2));
     }
     bool t = strcmp(a, "tanh") == 0;
@@ -219,7 +224,8 @@ static int l_softmax(lua_State *L) { return along_axis(L, mg_softmax, "softmax")
 static int l_logsoftmax(lua_State *L) { return along_axis(L, mg_logsoftmax, "logsoftmax"); }
 static int l_glu(lua_State *L) {
     mg_tensor *x = lmg_checklike(L, 1, "glu");
-    if (x->ndim == 0) return luaL_error(L, "glu: needs a tensor with at least one axis, got a 0-d tensor");
+    if (x->ndim == 0)
+        return luaL_error(L, "glu: needs a tensor with at least one axis, got a 0-d tensor");
     return along_axis(L, mg_glu, "glu");
 }
 
@@ -235,7 +241,9 @@ static int pair_loss(lua_State *L, mg_tensor *(*op)(mg_tensor *, mg_tensor *, mg
 }
 static int l_mse(lua_State *L) { return pair_loss(L, mg_mse_loss, "mse"); }
 static int l_l1(lua_State *L) { return pair_loss(L, mg_l1_loss, "l1"); }
-static int l_bce(lua_State *L) { return pair_loss(L, mg_binary_crossentropy, "binary_crossentropy"); }
+static int l_bce(lua_State *L) {
+    return pair_loss(L, mg_binary_crossentropy, "binary_crossentropy");
+}
 
 static int l_huber(lua_State *L) {
     static const char *const keys[] = {"delta", "reduction", NULL};
@@ -273,7 +281,8 @@ static int l_focal(lua_State *L) {
 static int l_margin_ranking(lua_State *L) {
     static const char *const fn = "margin_ranking_loss";
     static const char *const keys[] = {"margin", "reduction", NULL};
-    mg_tensor *a = lmg_checklike(L, 1, fn), *b = lmg_checklike(L, 2, fn), *y = lmg_checklike(L, 3, fn);
+    mg_tensor *a = lmg_checklike(L, 1, fn), *b = lmg_checklike(L, 2, fn),
+              *y = lmg_checklike(L, 3, fn);
     int opts = find_opts(L, 4, fn, keys);
     double margin = num_arg(L, 4, opts, "margin", 0, fn);
     lmg_push(L, mg_margin_ranking_loss(a, b, y, margin, reduction_arg(L, 4, opts, fn)), fn);

@@ -82,7 +82,8 @@ static inline double gelu_tanh_d(double x) {
 }
 static inline float gelu_tanh_s(float x) {
     float x2 = x * x, t = tanhf((float)SQRT_2_PI * (x + (float)GELU_C * x2 * x));
-    return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * (float)SQRT_2_PI * (1 + 3 * (float)GELU_C * x2);
+    return 0.5f * (1 + t) +
+           0.5f * x * (1 - t * t) * (float)SQRT_2_PI * (1 + 3 * (float)GELU_C * x2);
 }
 
 GRAD_BINARY(gelu_grad_f32, float, g * gelu_s(x))
@@ -227,8 +228,10 @@ static mg_tensor *gelu_tanh_d2(mg_tensor *x) {
     mg_tensor *du = take2(mg_mul, take2(mg_add, take2(mg_mul, x2, scal(3 * GELU_C, x)), scal(1, x)),
                           scal(SQRT_2_PI, x));
     mg_tensor *ddu = take2(mg_mul, mg_retain(x), scal(6 * SQRT_2_PI * GELU_C, x));
-    mg_tensor *curv = t && du ? take2(mg_mul, take2(mg_mul, mg_retain(t), mg_square(du)), scal(2, x)) : NULL;
-    mg_tensor *br = take2(mg_mul, take2(mg_mul, mg_retain(x), take2(mg_sub, ddu, curv)), scal(0.5, x));
+    mg_tensor *curv =
+        t && du ? take2(mg_mul, take2(mg_mul, mg_retain(t), mg_square(du)), scal(2, x)) : NULL;
+    mg_tensor *br =
+        take2(mg_mul, take2(mg_mul, mg_retain(x), take2(mg_sub, ddu, curv)), scal(0.5, x));
     mg_tensor *sech2 = t ? take2(mg_sub, scal(1, x), mg_square(t)) : NULL;
     mg_release(t);
     return take2(mg_mul, sech2, take2(mg_add, du, br));
@@ -361,8 +364,8 @@ static mg_tensor *softmax_run(mg_tensor *x, mg_tensor *g, int axis, bool logsm) 
     int64_t outer, C, inner;
     axis_layout(x, axis, &outer, &C, &inner);
     mg_tensor *xc = mg_is_contiguous(x) ? mg_retain(x) : mg_copy_of(x, x->dtype);
-    mg_tensor *gc = !g ? NULL : g->dtype == x->dtype && mg_is_contiguous(g) ? mg_retain(g)
-                                                                           : mg_copy_of(g, x->dtype);
+    mg_tensor *gc = NULL;
+    if (g) gc = g->dtype == x->dtype && mg_is_contiguous(g) ? mg_retain(g) : mg_copy_of(g, x->dtype);
     mg_tensor *out = xc && (gc || !g) ? mg_empty(x->ndim, x->shape, x->dtype) : NULL;
     double *buf = out ? malloc(2 * (size_t)(inner ? inner : 1) * sizeof *buf) : NULL;
     if (out && !buf) mg_seterr(MG_ENOMEM, "%s: out of memory", op);
@@ -423,7 +426,8 @@ static int softmax_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
         gin[0] = mg_apply(&op_softmax_grad, in, &n->p);
     }
     if (wants(n, 1)) {
-        mg_tensor *gp = take_sum(mg_mul(g, p), ax, nd, true), *hp = take_sum(mg_mul(h, p), ax, nd, true);
+        mg_tensor *gp = take_sum(mg_mul(g, p), ax, nd, true),
+                  *hp = take_sum(mg_mul(h, p), ax, nd, true);
         mg_tensor *a = gp ? take2(mg_mul, mg_retain(h), take2(mg_sub, mg_retain(g), gp)) : NULL;
         gin[1] = take2(mg_sub, a, hp ? take2(mg_mul, mg_retain(g), hp) : NULL);
     }
@@ -438,7 +442,8 @@ static int logsoftmax_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *g = n->inputs[0], *q = n->inputs[1];
     int nd = q->ndim, ax = n->p.axis;
     mg_tensor *e = mg_exp(q);
-    if (e && wants(n, 0)) gin[0] = take2(mg_sub, mg_retain(h), take_sum(mg_mul(h, e), ax, nd, true));
+    if (e && wants(n, 0))
+        gin[0] = take2(mg_sub, mg_retain(h), take_sum(mg_mul(h, e), ax, nd, true));
     if (e && wants(n, 1))
         gin[1] = take1(mg_neg, take2(mg_mul, mg_mul(h, e), take_sum(mg_retain(g), ax, nd, true)));
     mg_release(e);
@@ -490,8 +495,9 @@ static mg_tensor *positive(mg_tensor *x) { return take2(mg_greater, mg_retain(x)
 mg_tensor *mg_leaky_relu(mg_tensor *x, double slope) { /* x > 0 ? x : slope x */
     if (missing(x, "leaky_relu")) return NULL;
     mg_tensor *f = as_float(x);
-    mg_tensor *r = f ? take3(mg_where, positive(f), mg_retain(f), take2(mg_mul, mg_retain(f), scal(slope, f)))
-                     : NULL;
+    mg_tensor *r =
+        f ? take3(mg_where, positive(f), mg_retain(f), take2(mg_mul, mg_retain(f), scal(slope, f)))
+          : NULL;
     mg_release(f);
     return r;
 }
@@ -546,8 +552,8 @@ mg_tensor *mg_softplus(mg_tensor *x, double beta, double threshold) {
     mg_tensor *f = as_float(x);
     mg_tensor *bx = f ? take2(mg_mul, mg_retain(f), scal(beta, f)) : NULL;
     mg_tensor *big = bx ? take2(mg_greater, mg_retain(bx), scal(threshold, f)) : NULL;
-    mg_tensor *sp = big ? take2(mg_div, take2(mg_logaddexp, scal(0, f), mg_retain(bx)), scal(beta, f))
-                        : NULL;
+    mg_tensor *sp =
+        big ? take2(mg_div, take2(mg_logaddexp, scal(0, f), mg_retain(bx)), scal(beta, f)) : NULL;
     mg_tensor *r = sp ? take3(mg_where, mg_retain(big), mg_retain(f), sp) : NULL;
     mg_release(bx);
     mg_release(big);
@@ -559,7 +565,8 @@ mg_tensor *mg_softplus(mg_tensor *x, double beta, double threshold) {
 mg_tensor *mg_glu(mg_tensor *x, int axis) {
     if (missing(x, "glu")) return NULL;
     if (x->ndim == 0 || axis < -x->ndim || axis >= x->ndim) {
-        mg_seterr(MG_EINDEX, "glu: axis %d is out of range for a tensor with %d axes", axis, x->ndim);
+        mg_seterr(MG_EINDEX, "glu: axis %d is out of range for a tensor with %d axes", axis,
+                  x->ndim);
         return NULL;
     }
     if (axis < 0) axis += x->ndim;

@@ -68,7 +68,8 @@ static int check_reduction(const char *op, mg_reduction red) {
 /* The loss elements reduced as asked; consumes l. */
 static mg_tensor *reduce(mg_tensor *l, mg_reduction red) {
     if (!l || red == MG_REDUCE_NONE) return l;
-    mg_tensor *r = red == MG_REDUCE_SUM ? mg_sum(l, MG_ALLAXES, false) : mg_mean(l, MG_ALLAXES, false);
+    mg_tensor *r =
+        red == MG_REDUCE_SUM ? mg_sum(l, MG_ALLAXES, false) : mg_mean(l, MG_ALLAXES, false);
     mg_release(l);
     return r;
 }
@@ -113,10 +114,12 @@ static int label_layout(const char *op, int ndim, const int64_t *shape, const mg
     bool ok = labels->ndim == nw;
     for (int i = 0; ok && i < nw; i++) ok = labels->shape[i] == want[i];
     if (!ok)
-        return mg_seterr(MG_ESHAPE, "%s: labels of shape %s do not match scores of shape %s: "
-                         "expected labels of shape %s (one per sample)", op,
-                         mg_shape_str(labels->ndim, labels->shape, sl, sizeof sl),
-                         mg_shape_str(ndim, shape, sx, sizeof sx), mg_shape_str(nw, want, se, sizeof se));
+        return mg_seterr(MG_ESHAPE,
+                         "%s: labels of shape %s do not match scores of shape %s: "
+                         "expected labels of shape %s (one per sample)",
+                         op, mg_shape_str(labels->ndim, labels->shape, sl, sizeof sl),
+                         mg_shape_str(ndim, shape, sx, sizeof sx),
+                         mg_shape_str(nw, want, se, sizeof se));
     l->cls = ndim == 1 ? 0 : 1;
     l->C = shape[l->cls];
     l->outer = ndim == 1 ? 1 : shape[0];
@@ -149,8 +152,10 @@ static int read_weights(const char *op, const mg_tensor *w, int64_t C, double **
     if (!w) return MG_OK;
     char s[256];
     if (w->ndim != 1 || w->shape[0] != C)
-        return mg_seterr(MG_ESHAPE, "%s: weights must hold one number per class (shape {%lld}), "
-                         "got shape %s", op, (long long)C, mg_shape_str(w->ndim, w->shape, s, sizeof s));
+        return mg_seterr(MG_ESHAPE,
+                         "%s: weights must hold one number per class (shape {%lld}), "
+                         "got shape %s",
+                         op, (long long)C, mg_shape_str(w->ndim, w->shape, s, sizeof s));
     if (!(*out = malloc((size_t)(C ? C : 1) * sizeof **out)))
         return mg_seterr(MG_ENOMEM, "%s: out of memory", op);
     for (int64_t c = 0; c < C; c++) (*out)[c] = mg_get_flat(w, c);
@@ -276,7 +281,8 @@ static mg_tensor *sce_fw(mg_tensor **in, const mg_params *p) {
     if (cls_open("softmax_crossentropy", x->ndim, x->shape, in[1], in[2], p, &ci)) return NULL;
     mg_tensor *xc = contig(x, x->dtype);
     mg_tensor *out = xc ? mg_empty(in[1]->ndim, in[1]->shape, x->dtype) : NULL;
-    if (out && x->dtype == MG_FLOAT32) sce_fw_f32(&ci, mg_data_ptr(xc), mg_data_ptr(out), p->dval[0]);
+    if (out && x->dtype == MG_FLOAT32)
+        sce_fw_f32(&ci, mg_data_ptr(xc), mg_data_ptr(out), p->dval[0]);
     else if (out) sce_fw_f64(&ci, mg_data_ptr(xc), mg_data_ptr(out), p->dval[0]);
     mg_release(xc);
     cls_close(&ci);
@@ -321,7 +327,8 @@ static mg_tensor *sce_target(mg_node *n) {
         for (int64_t j = 0; j < inner; j++) {
             int64_t y = label_at(&ci, a, j);
             for (int64_t c = 0; c < C; c++) {
-                double v = eps / (double)C * weight(&ci, c) + (c == y ? (1 - eps) * weight(&ci, y) : 0);
+                double v =
+                    eps / (double)C * weight(&ci, c) + (c == y ? (1 - eps) * weight(&ci, y) : 0);
                 setd(mg_data_ptr(t), x->dtype, (a * C + c) * inner + j, v);
             }
         }
@@ -351,8 +358,8 @@ static int sce_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *K = T ? mg_sum(T, 1u << cls, true) : NULL;
     mg_tensor *p = K ? mg_softmax(x, cls) : NULL;
     if (p && wants(n, 1))
-        gin[1] = take_sum(take2(mg_mul, mg_retain(h), take2(mg_sub, mg_mul(K, p), mg_retain(T))), cls,
-                          false);
+        gin[1] = take_sum(take2(mg_mul, mg_retain(h), take2(mg_sub, mg_mul(K, p), mg_retain(T))),
+                          cls, false);
     if (p && wants(n, 0)) {
         mg_tensor *v = take2(mg_mul, take2(mg_mul, mg_retain(h), mg_reshape(g, x->ndim, kshape)),
                              mg_retain(K));
@@ -566,7 +573,8 @@ mg_tensor *mg_softmax_focal_loss(mg_tensor *logits, mg_tensor *labels, double al
     }
     if (check_reduction(op, red) || check_base(op, base)) return NULL;
     mg_tensor *x = as_float(logits);
-    mg_tensor *lp = x ? mg_logsoftmax(x, x->ndim == 1 ? 0 : 1) : NULL; /* a 0-d x fails in the pick */
+    /* a 0-d x passes logsoftmax and fails in the pick, with the message */
+    mg_tensor *lp = x ? mg_logsoftmax(x, x->ndim == 1 ? 0 : 1) : NULL;
     mg_tensor *ce = lp ? mg_negative_log_likelihood(lp, labels, NULL, MG_REDUCE_NONE, base) : NULL;
     mg_release(lp);
     mg_release(x);
@@ -622,7 +630,8 @@ mg_tensor *mg_huber_loss(mg_tensor *pred, mg_tensor *target, double delta, mg_re
     mg_tensor *ad = mg_abs(d);
     mg_tensor *small = ad ? take2(mg_less, mg_retain(ad), scal(delta, d)) : NULL;
     mg_tensor *sq = take2(mg_mul, mg_square(d), scal(0.5, d));
-    mg_tensor *lin = take2(mg_mul, take2(mg_sub, mg_retain(ad), scal(0.5 * delta, d)), scal(delta, d));
+    mg_tensor *lin =
+        take2(mg_mul, take2(mg_sub, mg_retain(ad), scal(0.5 * delta, d)), scal(delta, d));
     mg_release(ad);
     mg_release(d);
     return reduce(take3(mg_where, small, sq, lin), red);
@@ -658,7 +667,8 @@ static mg_tensor *clamped_log(mg_tensor *x) {
 static mg_tensor *bce_elements(mg_tensor *p, mg_tensor *t) {
     mg_tensor *a = take2(mg_mul, mg_retain(t), clamped_log(p));
     mg_tensor *q = take2(mg_sub, scal(1, p), mg_retain(p));
-    mg_tensor *b = take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), q ? clamped_log(q) : NULL);
+    mg_tensor *b =
+        take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), q ? clamped_log(q) : NULL);
     mg_release(q);
     return take1(mg_neg, take2(mg_add, a, b));
 }
@@ -697,11 +707,12 @@ mg_tensor *mg_binary_crossentropy_with_logits(mg_tensor *logits, mg_tensor *targ
     mg_tensor *x = as_float(logits), *t = as_float(targets);
     mg_tensor *sp = x ? take2(mg_logaddexp, scal(0, x), mg_neg(x)) : NULL;
     if (sp && t && pos_weight) {
-        mg_tensor *lw = take2(mg_add, take2(mg_mul, take2(mg_sub, as_float(pos_weight), scal(1, sp)),
-                                            mg_retain(t)), scal(1, sp));
+        mg_tensor *pw1 = take2(mg_sub, as_float(pos_weight), scal(1, sp)); /* lw = 1 + (pw - 1) t */
+        mg_tensor *lw = take2(mg_add, take2(mg_mul, pw1, mg_retain(t)), scal(1, sp));
         sp = take2(mg_mul, sp, lw);
     }
-    mg_tensor *a = x && t ? take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), mg_retain(x)) : NULL;
+    mg_tensor *a =
+        x && t ? take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), mg_retain(x)) : NULL;
     mg_release(x);
     mg_release(t);
     return reduce(take2(mg_add, a, sp), red);
