@@ -289,7 +289,7 @@ for _ = 1, num_steps do
   print(w)
 end
 -- The other spelling, w = w - learning_rate * w.grad, prints the same but
--- records the update as a new graph node each step.
+-- records each update as an operation: work that the .data form avoids.
 w = mg.tensor(10.0)
 for _ = 1, num_steps do
   local L = w ^ 2
