@@ -79,6 +79,7 @@ build = {
       ["moongrad.autograd"] = "lua/moongrad/autograd.lua",
       ["moongrad.graph"] = "lua/moongrad/graph.lua",
       ["moongrad.nnet"] = "lua/moongrad/nnet.lua",
+      ["moongrad.nnet_act"] = "lua/moongrad/nnet_act.lua",
       ["moongrad.nnet_layers"] = "lua/moongrad/nnet_layers.lua",
       ["moongrad.data"] = "lua/moongrad/data.lua",
       ["moongrad.progress"] = "lua/moongrad/progress.lua",

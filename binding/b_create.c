@@ -323,6 +323,15 @@ static int f_get_default_dtype(lua_State *L) {
     lua_pushstring(L, mg_dtype_name(mg_default_float()));
     return 1;
 }
+/* mg.set_cache_limit(bytes): the most bytes of released buffers kept for reuse. */
+static int f_set_cache_limit(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    if (n < 0) return luaL_error(L, "set_cache_limit: expected bytes >= 0, got %d", (int)n);
+    mg_set_cache_limit((size_t)n);
+    if (n == 0) mg_cache_clear();
+    return 0;
+}
+
 static int f_is_tensor(lua_State *L) {
     lua_pushboolean(L, lmg_is(L, 1));
     return 1;
@@ -401,6 +410,7 @@ const luaL_Reg lmg_create_funcs[] = {
     {"identity", f_eye}, {"rand", f_rand}, {"randn", f_randn}, {"randint", f_randint},
     {"seed", f_seed}, {"set_default_dtype", f_set_default_dtype},
     {"get_default_dtype", f_get_default_dtype}, {"is_tensor", f_is_tensor},
+    {"set_cache_limit", f_set_cache_limit},
     {"totable", m_totable}, {"item", m_item}, {"astype", m_astype}, {"clone", m_clone},
     {"contiguous", m_contiguous}, {NULL, NULL}};
 

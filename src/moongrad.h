@@ -43,6 +43,7 @@ const char *mg_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 typedef struct mg_storage {
     int refcount;
     size_t nbytes;
+    size_t capacity; /* bytes of the block behind data (>= nbytes) */
     void *data;
     uint64_t version; /* bumped by every in-place write */
 } mg_storage;
@@ -81,6 +82,11 @@ void *mg_data_ptr(const mg_tensor *t); /* address of element 0 of the view */
 /* Total bytes of tensor storage the library has ever allocated; the Lua
  * binding reports the growth of this counter to its garbage collector. */
 size_t mg_bytes_allocated(void);
+/* Released buffers of 64 KiB and more are kept for reuse, up to this many
+ * bytes in all (default 256 MiB; 0 turns the cache off).  mg_cache_clear
+ * frees what is kept. */
+void mg_set_cache_limit(size_t bytes);
+void mg_cache_clear(void);
 
 /* ---- creation ---------------------------------------------------------- */
 mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt);
@@ -422,6 +428,69 @@ mg_tensor *mg_avg_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t 
 /* (end nnet) */
 
 /* ---- nnet_act: nn_act.c, nn_loss.c: activations and losses ---- */
+/* Activations (mg.nnet).  Integer inputs compute in the default float dtype
+ * (relu keeps int64).  axis is 0-based; negative counts from the end; a 0-d
+ * tensor counts as one value on axis 0 (softmax gives 1). */
+mg_tensor *mg_relu(mg_tensor *x);                        /* NaN stays NaN; gradient 0 at 0 */
+mg_tensor *mg_leaky_relu(mg_tensor *x, double slope);    /* x > 0 ? x : slope x */
+mg_tensor *mg_elu(mg_tensor *x, double alpha);           /* x > 0 ? x : alpha (e^x - 1) */
+mg_tensor *mg_selu(mg_tensor *x);
+mg_tensor *mg_gelu(mg_tensor *x, bool tanh_approx);      /* x Phi(x), or PyTorch's tanh form */
+mg_tensor *mg_sigmoid(mg_tensor *x);                     /* no overflow for large |x| */
+mg_tensor *mg_hard_tanh(mg_tensor *x, double lo, double hi); /* clip(x, lo, hi) */
+mg_tensor *mg_soft_sign(mg_tensor *x);                   /* x / (1 + |x|) */
+/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold. */
+mg_tensor *mg_softplus(mg_tensor *x, double beta, double threshold);
+mg_tensor *mg_softmax(mg_tensor *x, int axis);           /* shifted by the maximum */
+mg_tensor *mg_logsoftmax(mg_tensor *x, int axis);        /* x - logsumexp(x) */
+mg_tensor *mg_glu(mg_tensor *x, int axis);               /* a * sigmoid(b), x = [a, b] on axis */
+
+/* Losses.  reduction: the mean over the loss elements (for the class-label
+ * losses with class weights: their sum over the sum of the weights of the
+ * labels, as PyTorch), their sum, or the elements themselves.  The mean of
+ * an empty batch is NaN (0 / 0, as PyTorch).  Targets broadcast to the
+ * prediction's shape (a target that would enlarge it is an error). */
+typedef enum { MG_REDUCE_MEAN, MG_REDUCE_SUM, MG_REDUCE_NONE } mg_reduction;
+mg_tensor *mg_mse_loss(mg_tensor *pred, mg_tensor *target, mg_reduction red);
+mg_tensor *mg_l1_loss(mg_tensor *pred, mg_tensor *target, mg_reduction red);
+/* 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); delta > 0. */
+mg_tensor *mg_huber_loss(mg_tensor *pred, mg_tensor *target, double delta, mg_reduction red);
+/* -(t log p + (1 - t) log(1 - p)), each log clamped at -100 (as PyTorch);
+ * probabilities outside [0, 1] (or NaN) are an error. */
+mg_tensor *mg_binary_crossentropy(mg_tensor *probs, mg_tensor *targets, mg_reduction red);
+/* The same on logits, computed stably; pos_weight (may be NULL) weighs the
+ * positive term and broadcasts with the targets. */
+mg_tensor *mg_binary_crossentropy_with_logits(mg_tensor *logits, mg_tensor *targets,
+                                              mg_tensor *pos_weight, mg_reduction red);
+/* Class-label losses.  x is {N, C} (or {N, C, d1, ...}, or {C} for one
+ * sample); labels are int64 of shape {N} ({N, d1, ...}, or 0-d), each in
+ * base .. base + C - 1 (base 0 in C, 1 from Lua).  weights (may be NULL):
+ * C class weights, constants (no gradient flows to them).
+ * softmax_crossentropy fuses logsoftmax and the label pick into one pass
+ * (forward and backward; no one-hot is built); label_smoothing in [0, 1]
+ * mixes in the uniform distribution over the classes (as PyTorch). */
+mg_tensor *mg_softmax_crossentropy(mg_tensor *logits, mg_tensor *labels, mg_tensor *weights,
+                                   double label_smoothing, mg_reduction red, int base);
+/* -w[y] x[y] per sample: x holds log-probabilities. */
+mg_tensor *mg_negative_log_likelihood(mg_tensor *logprobs, mg_tensor *labels, mg_tensor *weights,
+                                      mg_reduction red, int base);
+/* MyGrad's: per sample, the sum over the wrong classes j of
+ * max(0, x[j] - x[y] + margin). */
+mg_tensor *mg_multiclass_hinge(mg_tensor *scores, mg_tensor *labels, double margin,
+                               mg_reduction red, int base);
+/* max(0, -y (x1 - x2) + margin); y (+1 or -1, constant) is 0-d, of x1's
+ * shape, or of shape {N} for x1 of shape {N, ...}. */
+mg_tensor *mg_margin_ranking_loss(mg_tensor *x1, mg_tensor *x2, mg_tensor *y, double margin,
+                                  mg_reduction red);
+/* Binary focal loss on probabilities: alpha_t (1 - p_t)^gamma bce(p, t) with
+ * p_t = p t + (1 - p)(1 - t) and alpha_t = alpha t + (1 - alpha)(1 - t);
+ * alpha < 0 leaves out the alpha_t factor (as torchvision). */
+mg_tensor *mg_focal_loss(mg_tensor *probs, mg_tensor *targets, double alpha, double gamma,
+                         mg_reduction red);
+/* MyGrad's: -alpha (1 - p_y)^gamma log p_y with p = softmax(logits) over
+ * the class axis (log p_y from logsoftmax, so it stays finite). */
+mg_tensor *mg_softmax_focal_loss(mg_tensor *logits, mg_tensor *labels, double alpha,
+                                 double gamma, mg_reduction red, int base);
 /* (end nnet_act) */
 
 /* ---- nnet_layers: nn_layers.c: initializers, batchnorm, dropout, embedding, gru ---- */
@@ -445,6 +514,42 @@ mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base);
 /* (end io) */
 
 /* ---- optim: optim.c: parameter updates over a list of tensors ---- */
+/* One optimizer step over n parameters, with PyTorch's update rules.  Each
+ * params[i] (float32/float64, any layout but broadcast) whose grads[i] is not
+ * NULL is updated in place (its storage version is bumped); a NULL gradient
+ * skips the parameter.  State tensors are contiguous tensors of the
+ * parameter's shape and dtype, zero-filled before their first step, kept by
+ * the caller and updated in place.  Everything is checked before anything
+ * changes; returns 0 or an mg_err code.  Nothing is recorded for autograd. */
+typedef struct mg_sgd_opts {
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov, maximize;
+} mg_sgd_opts;
+/* bufs: the momentum buffers (may be NULL when momentum is 0); fresh[i]
+ * (fresh may be NULL: none) marks a buffer's first step, which sets it to the
+ * update instead of averaging into it (as PyTorch). */
+int mg_sgd_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                mg_tensor *const *bufs, const bool *fresh, const mg_sgd_opts *o);
+
+typedef struct mg_adam_opts {
+    double lr, beta1, beta2, eps, weight_decay;
+    bool amsgrad, maximize;
+    bool decoupled; /* AdamW: weight decay scales the parameter, not the gradient */
+} mg_adam_opts;
+/* steps[i]: the number of this update for parameter i (1 on its first). */
+int mg_adam_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                 mg_tensor *const *exp_avg, mg_tensor *const *exp_avg_sq,
+                 mg_tensor *const *max_exp_avg_sq /* amsgrad only */, const int64_t *steps,
+                 const mg_adam_opts *o);
+
+typedef struct mg_rmsprop_opts {
+    double lr, alpha, eps, weight_decay, momentum;
+    bool centered, maximize;
+} mg_rmsprop_opts;
+int mg_rmsprop_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads,
+                    mg_tensor *const *square_avg, mg_tensor *const *grad_avg /* centered only */,
+                    mg_tensor *const *momentum_buffer /* momentum > 0 only */,
+                    const mg_rmsprop_opts *o);
 /* (end optim) */
 
 /* ---- autograd ------------------------------------------------------------ */

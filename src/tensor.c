@@ -66,22 +66,93 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
     return rank[a] >= rank[b] ? a : b;
 }
 
-/* ---- storage --------------------------------------------------------------- */
+/* ---- storage ---------------------------------------------------------------
+ * Buffers of 64 KiB and more come from size classes (4 per power of two, so
+ * at most 25% slack) and go back to a per-class free list when released, up
+ * to a cap on the bytes kept (mg_set_cache_limit).  A training loop then
+ * reuses the same buffers every step instead of asking the system for fresh
+ * pages (glibc returns large blocks to the kernel, and every reuse would
+ * page-fault). */
 static _Thread_local size_t bytes_allocated;
 
 size_t mg_bytes_allocated(void) { return bytes_allocated; }
 
+#define CACHE_MIN_BYTES ((size_t)64 << 10)
+#define NCLASSES 160
+
+typedef struct cached_block {
+    struct cached_block *next;
+} cached_block;
+
+static _Thread_local cached_block *cache[NCLASSES];
+static _Thread_local size_t cache_bytes;
+static size_t cache_limit = (size_t)256 << 20;
+
+void mg_set_cache_limit(size_t bytes) { cache_limit = bytes; }
+
+/* The class of a request and that class's block size (>= n). */
+static int size_class(size_t n, size_t *block) {
+    int log2 = 0;
+    while (((size_t)1 << (log2 + 1)) <= n) log2++;
+    size_t base = (size_t)1 << log2, quarter = base / 4;
+    size_t k = (n - base + quarter - 1) / quarter; /* 0..4 */
+    *block = base + k * quarter;
+    int c = log2 * 4 + (int)k;
+    return c < NCLASSES ? c : -1;
+}
+
+static void *block_alloc(size_t nbytes, size_t *capacity) {
+    size_t block;
+    int c = nbytes >= CACHE_MIN_BYTES ? size_class(nbytes, &block) : -1;
+    if (c < 0) {
+        *capacity = nbytes;
+        return malloc(nbytes ? nbytes : 1);
+    }
+    *capacity = block;
+    if (cache[c]) {
+        cached_block *b = cache[c];
+        cache[c] = b->next;
+        cache_bytes -= block;
+        return b;
+    }
+    return malloc(block);
+}
+
+static void block_free(void *p, size_t capacity) {
+    size_t block;
+    int c = capacity >= CACHE_MIN_BYTES ? size_class(capacity, &block) : -1;
+    if (c < 0 || block != capacity || cache_bytes + capacity > cache_limit) {
+        free(p);
+        return;
+    }
+    cached_block *b = p;
+    b->next = cache[c];
+    cache[c] = b;
+    cache_bytes += capacity;
+}
+
+void mg_cache_clear(void) {
+    for (int c = 0; c < NCLASSES; c++)
+        while (cache[c]) {
+            cached_block *b = cache[c];
+            cache[c] = b->next;
+            free(b);
+        }
+    cache_bytes = 0;
+}
+
 mg_storage *mg_storage_new(size_t nbytes) {
     mg_storage *s = malloc(sizeof *s);
-    void *data = malloc(nbytes ? nbytes : 1);
+    size_t capacity = 0;
+    void *data = s ? block_alloc(nbytes, &capacity) : NULL;
     if (!s || !data) {
         free(s);
-        free(data);
         mg_seterr(MG_ENOMEM, "out of memory allocating %zu bytes", nbytes);
         return NULL;
     }
     s->refcount = 1;
     s->nbytes = nbytes;
+    s->capacity = capacity;
     s->data = data;
     s->version = 0;
     bytes_allocated += nbytes + sizeof *s;
@@ -90,7 +161,7 @@ mg_storage *mg_storage_new(size_t nbytes) {
 
 void mg_storage_release(mg_storage *s) {
     if (s && --s->refcount == 0) {
-        free(s->data);
+        block_free(s->data, s->capacity);
         free(s);
     }
 }

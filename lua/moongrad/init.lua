@@ -51,6 +51,7 @@ mg.zero_grads = mg.null_grads
 require("moongrad.autograd")(mg, core)
 require("moongrad.graph")(mg, core)
 require("moongrad.nnet")(mg, core)
+require("moongrad.nnet_act")(mg, core)
 require("moongrad.nnet_layers")(mg, core)
 require("moongrad.data")(mg, core)
 require("moongrad.progress")(mg, core)
