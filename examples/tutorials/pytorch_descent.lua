@@ -32,12 +32,10 @@ local b = mg.random.rand(3, {requires_grad = true})
 local z = mg.matmul(x, W) + b
 print(W, b, z)
 
--- The mean-squared error (PyTorch's F.mse_loss(z, y)) by its definition.
-local function mse_loss(input, target)
-  return ((input - target) ^ 2):mean()
-end
+-- mg.nnet holds the loss functions (PyTorch's torch.nn.functional).
+local F = mg.nnet
 
-loss = mse_loss(z, y)
+loss = F.mse(z, y)   -- the mean of (z - y)^2
 loss:backward()
 -- dloss/db = 2 (z - y) / 3; every row of dloss/dW is the same, since x is all ones.
 print(loss, W.grad, b.grad)
@@ -61,7 +59,7 @@ while loss:item() > threshold do
   b:detach_():requires_grad_(true)
 
   z = mg.matmul(x, W) + b
-  loss = mse_loss(z, y)
+  loss = F.mse(z, y)
   loss:backward()
 end
 
