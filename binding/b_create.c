@@ -26,6 +26,12 @@ static void nest_shape(lua_State *L, int idx, nest_info *ni) {
         lua_geti(L, -1, 1);
         lua_remove(L, -2);
     }
+    if (lmg_is(L, -1) && ni->ndim > 0) {   /* {t1, t2, ...}: the tensors' axes come last */
+        const mg_tensor *t = lmg_check(L, -1, ni->fn);
+        if (ni->ndim + t->ndim > MG_MAXDIM)
+            luaL_error(L, "%s: nesting deeper than %d levels", ni->fn, MG_MAXDIM);
+        for (int i = 0; i < t->ndim; i++) ni->shape[ni->ndim++] = t->shape[i];
+    }
     lua_pop(L, 1);
 }
 
@@ -38,9 +44,33 @@ static void path_str(char *buf, size_t n, const int64_t *path, int depth) {
 
 /* Checks that the value at the top of the stack matches the shape at depth,
  * and records the leaf kinds. */
+/* A tensor inside a nested table stands for its own nested values: its
+ * shape must be the remaining axes; its dtype counts like its elements. */
+static void nest_check_tensor(lua_State *L, nest_info *ni, int depth, int64_t *path) {
+    char where[128];
+    const mg_tensor *t = lmg_check(L, lua_gettop(L), ni->fn);
+    bool ok = t->ndim == ni->ndim - depth;
+    for (int i = 0; ok && i < t->ndim; i++) ok = t->shape[i] == ni->shape[depth + i];
+    path_str(where, sizeof where, path, depth);
+    if (!ok) {
+        char want[160], got[160];
+        luaL_error(L, "%s: ragged nested table: expected a tensor of shape %s at %s, got shape %s",
+                   ni->fn, mg_shape_str(ni->ndim - depth, ni->shape + depth, want, sizeof want),
+                   where[0] ? where : "the top", mg_shape_str(t->ndim, t->shape, got, sizeof got));
+    }
+    int k = t->dtype == MG_BOOL ? K_BOOL : t->dtype == MG_INT64 ? K_INT : K_FLOAT;
+    if (ni->kind != K_NONE && (ni->kind == K_BOOL) != (k == K_BOOL))
+        luaL_error(L, "%s: cannot mix booleans and numbers (at %s)", ni->fn, where);
+    if (k > ni->kind) ni->kind = k;
+}
+
 static void nest_check(lua_State *L, nest_info *ni, int depth, int64_t *path) {
     char where[128];
     int top = lua_gettop(L);
+    if (lmg_is(L, top)) {
+        nest_check_tensor(L, ni, depth, path);
+        return;
+    }
     if (depth == ni->ndim) {
         int k = lua_type(L, top) == LUA_TBOOLEAN ? K_BOOL
               : lua_isinteger(L, top)            ? K_INT
@@ -71,8 +101,24 @@ static void nest_check(lua_State *L, nest_info *ni, int depth, int64_t *path) {
     }
 }
 
+/* Copies the elements of the tensor at the top of the stack into t at *pos. */
+static void nest_fill_tensor(lua_State *L, mg_tensor *t, int64_t *pos) {
+    const mg_tensor *src = lmg_check(L, lua_gettop(L), "tensor");
+    bool ints = t->dtype == MG_INT64 || t->dtype == MG_BOOL;
+    bool src_ints = src->dtype == MG_INT64 || src->dtype == MG_BOOL;
+    int64_t n = mg_numel(src);
+    for (int64_t i = 0; i < n; i++) {
+        if (ints && src_ints) mg_set_flat_int(t, (*pos)++, mg_get_flat_int(src, i));
+        else mg_set_flat(t, (*pos)++, mg_get_flat(src, i));
+    }
+}
+
 static void nest_fill(lua_State *L, mg_tensor *t, int depth, int64_t *pos) {
     int top = lua_gettop(L);
+    if (lmg_is(L, top)) {
+        nest_fill_tensor(L, t, pos);
+        return;
+    }
     if (depth == t->ndim) {
         if (lua_type(L, top) == LUA_TBOOLEAN) mg_set_flat_int(t, (*pos)++, lua_toboolean(L, top));
         else if (lua_isinteger(L, top) && t->dtype == MG_INT64) mg_set_flat_int(t, (*pos)++, lua_tointeger(L, top));
