@@ -85,5 +85,6 @@ build = {
       ["moongrad.plot"] = "lua/moongrad/plot.lua",
       ["moongrad.optim"] = "lua/moongrad/optim.lua",
       ["moongrad.nn"] = "lua/moongrad/nn.lua",
+      ["moongrad.nn_layers"] = "lua/moongrad/nn_layers.lua",
    },
 }
