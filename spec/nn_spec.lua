@@ -567,6 +567,14 @@ describe("nn state_dict / load_state_dict", function()
     m[1].weight.data:fill_(0.25)
     assert_close(m[1].weight, sd["1.weight"])
     assert.are.equal(m[1].weight, m:state_dict({keep_vars = true})["1.weight"])
+    -- pairs walks the names in order, then keys added afterwards
+    sd["1.bias"] = nil
+    sd.extra = mg.ones(1)
+    local ks = keys(sd)
+    assert.are.equal("1.weight", ks[1])
+    assert.are.equal("2.weight", ks[2])
+    assert.are.equal("extra", ks[#ks])
+    assert.are.equal(9, #ks)
   end)
 
   it("a round trip into a fresh model gives identical outputs", function()
