@@ -1,48 +1,23 @@
 -- moongrad.nn_activations — mg.nn's parameterless layers: ReLU,
 -- LeakyReLU, GELU, Tanh, Sigmoid, Softmax, LogSoftmax, Identity and
--- Flatten. Each calls mg.nnet's kernel (mg.nnet.relu, ...) when there is
--- one, and otherwise a composite of differentiable ops.
+-- Flatten, each calling mg.nnet's kernel (mg.nnet.relu, ...).
 return function(mg, core, U)
   local nn = mg.nn
   local Module = nn.Module
   local fail, fmt = U.fail, U.fmt
 
-  -- Activations: mg.nnet's kernels when present, else composites ------------------
-  local A = {}
-  function A.relu(x)
-    local f = mg.nnet.relu
-    if f then return f(x) end
-    return mg.where(x:gt(0), x, 0)
-  end
-  function A.leaky_relu(x, slope)
-    local f = mg.nnet.leaky_relu
-    if f then return f(x, slope) end
-    return mg.where(x:gt(0), x, x * slope)
-  end
-  function A.sigmoid(x)
-    local f = mg.nnet.sigmoid
-    if f then return f(x) end
-    return mg.tanh(x * 0.5) * 0.5 + 0.5
-  end
-  local function gelu_tanh(x)
-    local c = math.sqrt(2 / math.pi)
-    return x * 0.5 * (mg.tanh((x + x * x * x * 0.044715) * c) + 1)
-  end
-  function A.gelu(x, approximate)
-    local f = mg.nnet.gelu
-    if approximate == "tanh" or not f then return gelu_tanh(x) end
-    return f(x)
-  end
-  function A.softmax(x, axis)
-    local f = mg.nnet.softmax
-    if f then return f(x, axis) end
-    return mg.exp(x - mg.logsumexp(x, {axis = axis, keepdims = true}))
-  end
-  function A.logsoftmax(x, axis)
-    local f = mg.nnet.logsoftmax
-    if f then return f(x, axis) end
-    return x - mg.logsumexp(x, {axis = axis, keepdims = true})
-  end
+  -- Activations: mg.nnet's kernels --------------------------------------------
+  local A = {
+    relu = function(x) return mg.nnet.relu(x) end,
+    leaky_relu = function(x, slope) return mg.nnet.leaky_relu(x, slope) end,
+    sigmoid = function(x) return mg.nnet.sigmoid(x) end,
+    gelu = function(x, approximate)
+      if approximate == "tanh" then return mg.nnet.gelu(x, "tanh") end
+      return mg.nnet.gelu(x)
+    end,
+    softmax = function(x, axis) return mg.nnet.softmax(x, axis) end,
+    logsoftmax = function(x, axis) return mg.nnet.logsoftmax(x, axis) end,
+  }
 
   -- A parameterless layer applying fn(x, self).
   local function activation(name, fn, extra)
