@@ -120,6 +120,8 @@ describe("mg.data.read_idx", function()
     -- dims whose product overflows, and a huge claim backed by a few bytes
     bad(idx_bytes(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, ">I1", {1, 2}), "too many elements")
     bad(idx_bytes(0x0C, {0xFFFFFFFF, 0xFFFF}, ">I1", {1, 2, 3, 4}), "truncated", "holds only 4")
+    -- (found by fuzzing) a zero size does not excuse the others' overflow
+    bad(idx_bytes(0x08, {0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, ">I1", {}), "too many elements")
   end)
 
   it("rejects a truncated gzip stream", function()

@@ -323,6 +323,8 @@ describe("mg.load of malformed files", function()
     bad(st_bytes("{" .. entry("w", "F32", "1.5", 0, 4) .. "}", "\0\0\0\0"), "not a non-negative")
     bad(st_bytes("{" .. entry("w", "F32", "4294967296,4294967296,4294967296", 0, 4) .. "}",
         "\0\0\0\0"), "'w'", "too many elements")
+    bad(st_bytes("{" .. entry("w", "F32", "0,4294967296,4294967296,4294967296", 0, 0) .. "}"),
+        "'w'", "too many elements")
     bad(st_bytes("{" .. entry("w", "F32", "99999999999999999999999", 0, 4) .. "}", "\0\0\0\0"),
         "invalid JSON")
     bad(st_bytes("{" .. entry("w", "F32", string.rep("1,", 16) .. "1", 0, 4) .. "}", "\0\0\0\0"),

@@ -115,17 +115,19 @@ static int read_header(idx_src *s, int *ndim, int64_t *shape, unsigned *type, in
                          s->name, m[3], MG_MAXDIM);
     *type = m[2];
     *ndim = m[3];
-    uint64_t n = 1;
+    /* The product of the non-zero sizes must stay small (tensor strides are
+     * products of sizes, even when another size is 0). */
+    uint64_t n = 1, nz = 1;
     bool overflow = false;
     for (int i = 0; i < *ndim; i++) {
         unsigned char d[4];
         if (read_exact(s, d, 4, "dimension sizes") != 0) return -1;
         shape[i] = be32(d);
-        if (shape[i] != 0 && n > (uint64_t)INT64_MAX / 8 / (uint64_t)shape[i]) overflow = true;
-        else n *= (uint64_t)shape[i];
+        if (shape[i] == 0) n = 0;
+        else if (nz > (uint64_t)INT64_MAX / 16 / (uint64_t)shape[i]) overflow = true;
+        else nz *= (uint64_t)shape[i];
     }
-    for (int i = 0; i < *ndim; i++)
-        if (shape[i] == 0) overflow = false, n = 0;
+    if (n != 0) n = nz;
     if (overflow || n > (uint64_t)SIZE_MAX / esz) {
         char sb[256];
         return mg_seterr(MG_EVALUE, "read_idx: '%s': dimensions %s give too many elements", s->name,

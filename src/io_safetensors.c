@@ -145,7 +145,9 @@ static int parse_shape(const st_src *s, const char *key, json_t *shape, st_entry
         return mg_seterr(MG_EVALUE, "load: '%s': entry '%s' has %zu dimensions; at most %d are "
                          "supported", s->name, key, nd, MG_MAXDIM);
     e->ndim = (int)nd;
-    uint64_t n = 1;
+    /* The product of the non-zero sizes must stay small (tensor strides are
+     * products of sizes, even when another size is 0). */
+    uint64_t n = 1, nz = 1;
     bool overflow = false;
     for (size_t i = 0; i < nd; i++) {
         long long d = json_nonneg(json_array_get(shape, i));
@@ -153,12 +155,12 @@ static int parse_shape(const st_src *s, const char *key, json_t *shape, st_entry
             return mg_seterr(MG_EVALUE, "load: '%s': entry '%s': shape entry %zu is not a "
                              "non-negative integer", s->name, key, i + 1);
         e->shape[i] = d;
-        if (d != 0 && n > (uint64_t)INT64_MAX / (uint64_t)d) overflow = true;
-        else n *= (uint64_t)d;
+        if (d == 0) n = 0;
+        else if (nz > (uint64_t)INT64_MAX / 16 / (uint64_t)d) overflow = true;
+        else nz *= (uint64_t)d;
     }
-    for (size_t i = 0; i < nd; i++)
-        if (e->shape[i] == 0) overflow = false, n = 0;
-    if (overflow || n > (uint64_t)INT64_MAX / 8)
+    if (n != 0) n = nz;
+    if (overflow)
         return mg_seterr(MG_EVALUE, "load: '%s': entry '%s': the shape has too many elements",
                          s->name, key);
     *numel = n;
