@@ -18,11 +18,11 @@ static int io_error(lua_State *L, const char *cname, const char *luaname) {
 
 /* A string argument without embedded zeros. */
 static const char *check_cstring(lua_State *L, int idx, const char *fn, const char *what) {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    if (!s || lua_type(L, idx) != LUA_TSTRING)
+    if (lua_type(L, idx) != LUA_TSTRING)
         return (luaL_error(L, "%s: %s must be a string, got %s", fn, what, luaL_typename(L, idx)),
                 NULL);
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
     if (strlen(s) != len) return (luaL_error(L, "%s: %s contains a zero byte", fn, what), NULL);
     return s;
 }

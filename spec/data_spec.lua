@@ -124,7 +124,7 @@ describe("mg.data.read_idx", function()
     bad(idx_bytes(0x08, {0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, ">I1", {}), "too many elements")
   end)
 
-  it("rejects a truncated gzip stream", function()
+  it("rejects a truncated or corrupt gzip stream", function()
     if not have_gzip then return pending("gzip is not installed") end
     local p = dir .. "/big"
     local vals = {}
@@ -138,6 +138,8 @@ describe("mg.data.read_idx", function()
     raises(function() mg.data.read_idx(gz) end, "mg.data.read_idx", "truncated")
     write(gz, bytes:sub(1, #bytes - 4))
     raises(function() mg.data.read_idx(gz) end, "mg.data.read_idx", "truncated")
+    write(gz, bytes:sub(1, #bytes - 8) .. string.rep("\0", 8))
+    raises(function() mg.data.read_idx(gz) end, "mg.data.read_idx", "cannot read", "data check")
   end)
 end)
 

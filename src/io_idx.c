@@ -40,7 +40,7 @@ static long long src_read(idx_src *s, void *dst, size_t n) {
         if (code == Z_BUF_ERROR)
             return mg_seterr(MG_EVALUE, "read_idx: '%s' is truncated: the gzip data ends early",
                              s->name), -1;
-        return mg_seterr(MG_EVALUE, "read_idx: '%s': %s (corrupt gzip data?)", s->name,
+        return mg_seterr(MG_EVALUE, "read_idx: cannot read '%s' (%s)", s->name,
                          msg ? msg : "read error"), -1;
     }
     if (!s->inflating) {
