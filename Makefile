@@ -128,7 +128,9 @@ DEMO_DEBS = dataset-fashion-mnist gnuplot-nox
 demo:
 	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
 	$(MAKE) all
-	$(LUA) examples/tour.lua
+	@mkdir -p build/demo
+	$(LUA) examples/fashion_mnist.lua --model cnn --epochs 3 --batch-size 64 --lr 1e-3 \
+	  --save build/demo/fashion_cnn.safetensors --plot build/demo/fashion_cnn.png
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/moongrad $(DESTDIR)$(LUA_SHAREDIR)/moongrad
