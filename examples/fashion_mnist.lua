@@ -69,6 +69,15 @@ local opt = mg.optim.Adam(model:parameters(), {lr = opts.lr})
 local batches = math.ceil(train_x.shape[1] / opts["batch-size"])
 local sched = mg.optim.CosineAnnealingLR(opt, {T_max = opts.epochs * batches})
 
+-- Resident memory in MB (Linux), printed each epoch so a long run shows a flat line.
+local function rss_mb()
+  local f = io.open("/proc/self/status")
+  if not f then return 0 end
+  local kb = f:read("a"):match("VmRSS:%s+(%d+)")
+  f:close()
+  return (tonumber(kb) or 0) / 1024
+end
+
 -- Evaluation: accuracy over a data set, batch by batch, without recording -----------
 local function accuracy(x, y)
   model:evaluate()
@@ -101,8 +110,8 @@ for epoch = 1, opts.epochs do
   local acc = accuracy(test_x, test_y)
   history.loss[epoch] = bar:mean("loss")
   history.accuracy[epoch] = acc
-  print(("epoch %d: train loss %.4f, test accuracy %.2f%%, %.1f s"):format(
-    epoch, history.loss[epoch], 100 * acc, mg.progress.clock() - t0))
+  print(("epoch %d: train loss %.4f, test accuracy %.2f%%, %.1f s, RSS %.0f MB"):format(
+    epoch, history.loss[epoch], 100 * acc, mg.progress.clock() - t0, rss_mb()))
 end
 
 -- Leave a checkpoint and a plot behind ---------------------------------------------------
