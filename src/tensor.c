@@ -73,9 +73,10 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
  * reuses the same buffers every step instead of asking the system for fresh
  * pages (glibc returns large blocks to the kernel, and every reuse would
  * page-fault). */
-static _Thread_local size_t bytes_allocated;
+static _Thread_local size_t bytes_allocated, bytes_live;
 
 size_t mg_bytes_allocated(void) { return bytes_allocated; }
+size_t mg_bytes_live(void) { return bytes_live; }
 
 #define CACHE_MIN_BYTES ((size_t)64 << 10)
 #define NCLASSES 160
@@ -156,11 +157,13 @@ mg_storage *mg_storage_new(size_t nbytes) {
     s->data = data;
     s->version = 0;
     bytes_allocated += nbytes + sizeof *s;
+    bytes_live += nbytes;
     return s;
 }
 
 void mg_storage_release(mg_storage *s) {
     if (s && --s->refcount == 0) {
+        bytes_live -= s->nbytes;
         block_free(s->data, s->capacity);
         free(s);
     }
