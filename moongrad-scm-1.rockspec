@@ -86,5 +86,10 @@ build = {
       ["moongrad.plot"] = "lua/moongrad/plot.lua",
       ["moongrad.optim"] = "lua/moongrad/optim.lua",
       ["moongrad.nn"] = "lua/moongrad/nn.lua",
+      ["moongrad.nn_util"] = "lua/moongrad/nn_util.lua",
+      ["moongrad.nn_state"] = "lua/moongrad/nn_state.lua",
+      ["moongrad.nn_containers"] = "lua/moongrad/nn_containers.lua",
+      ["moongrad.nn_activations"] = "lua/moongrad/nn_activations.lua",
+      ["moongrad.nn_layers"] = "lua/moongrad/nn_layers.lua",
    },
 }
