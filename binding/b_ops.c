@@ -12,11 +12,12 @@ typedef mg_tensor *(*unop)(mg_tensor *);
  * (released right after the op, so no Lua object is made for it). */
 static int binary(lua_State *L, binop op, const char *fn) {
     mg_tensor *a, *b, *tmp = NULL;
-    if (lmg_is(L, 1) && lua_type(L, 2) == LUA_TNUMBER) {
-        a = lmg_check(L, 1, fn);
+    int t1 = lua_type(L, 1), t2 = lua_type(L, 2);
+    if (t1 == LUA_TUSERDATA && t2 == LUA_TNUMBER) {
+        a = lmg_checklike(L, 1, fn);
         tmp = b = lmg_scalar_for(L, 2, a);
-    } else if (lmg_is(L, 2) && lua_type(L, 1) == LUA_TNUMBER) {
-        b = lmg_check(L, 2, fn);
+    } else if (t2 == LUA_TUSERDATA && t1 == LUA_TNUMBER) {
+        b = lmg_checklike(L, 2, fn);
         tmp = a = lmg_scalar_for(L, 1, b);
     } else {
         a = lmg_checklike(L, 1, fn);

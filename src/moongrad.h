@@ -552,6 +552,13 @@ int mg_rmsprop_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads
                     const mg_rmsprop_opts *o);
 /* (end optim) */
 
+/* ---- bench: tensor.c (speed work for bench/) ---- */
+/* Bytes of tensor storage and headers alive now (allocated minus released,
+ * on this thread); the Lua binding steps its garbage collector by the growth
+ * of this figure, so temporaries freed at once put no pressure on it. */
+size_t mg_bytes_live(void);
+/* (end bench) */
+
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);
 bool mg_set_grad_enabled(bool on);   /* returns the previous mode */

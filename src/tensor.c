@@ -131,20 +131,82 @@ static void block_free(void *p, size_t capacity) {
     cache_bytes += capacity;
 }
 
-void mg_cache_clear(void) {
-    for (int c = 0; c < NCLASSES; c++)
-        while (cache[c]) {
-            cached_block *b = cache[c];
-            cache[c] = b->next;
-            free(b);
-        }
-    cache_bytes = 0;
+/* ---- small-object pools ------------------------------------------------------
+ * A script of scalar arithmetic makes and drops a tensor header, a storage
+ * and a node (ops.c) for every op; malloc and free of these dominated the
+ * cost of a tiny op.  Released headers, and storages whose data (at most
+ * SMALL_BYTES) lives inline after the storage header, go to per-thread free
+ * lists of at most POOL_MAX entries and are reused.  Under AddressSanitizer
+ * the lists stay empty, so every use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#else
+#define POOL_MAX 4096
+#endif
+#define SMALL_BYTES 64
+
+typedef struct pooled {
+    struct pooled *next;
+} pooled;
+
+typedef struct {
+    pooled *head;
+    int n;
+} pool;
+
+static void *pool_get(pool *p) {
+    pooled *b = p->head;
+    if (!b) return NULL;
+    p->head = b->next;
+    p->n--;
+    return b;
+}
+
+/* Keeps block (of the pool's size) for reuse, or frees it when the list is full. */
+static void pool_put(pool *p, void *block) {
+    if (p->n >= POOL_MAX) {
+        free(block);
+        return;
+    }
+    pooled *b = block;
+    b->next = p->head;
+    p->head = b;
+    p->n++;
+}
+
+static void pool_clear(pool *p) {
+    void *b;
+    while ((b = pool_get(p))) free(b);
+}
+
+/* A storage with its data inline (nbytes <= SMALL_BYTES). */
+typedef struct {
+    mg_storage s;
+    _Alignas(16) unsigned char data[SMALL_BYTES];
+} small_storage;
+
+static _Thread_local pool header_pool, small_pool;
+static _Thread_local size_t bytes_live;
+
+size_t mg_bytes_live(void) { return bytes_live; }
+
+static bool is_inline(const mg_storage *s) {
+    return s->data == ((small_storage *)s)->data;
 }
 
 mg_storage *mg_storage_new(size_t nbytes) {
-    mg_storage *s = malloc(sizeof *s);
-    size_t capacity = 0;
-    void *data = s ? block_alloc(nbytes, &capacity) : NULL;
+    mg_storage *s;
+    size_t capacity = nbytes;
+    void *data;
+    if (nbytes <= SMALL_BYTES) {
+        small_storage *ss = pool_get(&small_pool);
+        if (!ss) ss = malloc(sizeof *ss);
+        s = ss ? &ss->s : NULL;
+        data = ss ? ss->data : NULL;
+    } else {
+        s = malloc(sizeof *s);
+        data = s ? block_alloc(nbytes, &capacity) : NULL;
+    }
     if (!s || !data) {
         free(s);
         mg_seterr(MG_ENOMEM, "out of memory allocating %zu bytes", nbytes);
@@ -156,26 +218,52 @@ mg_storage *mg_storage_new(size_t nbytes) {
     s->data = data;
     s->version = 0;
     bytes_allocated += nbytes + sizeof *s;
+    bytes_live += nbytes + sizeof *s;
     return s;
 }
 
 void mg_storage_release(mg_storage *s) {
     if (s && --s->refcount == 0) {
+        bytes_live -= s->nbytes + sizeof *s;
+        if (is_inline(s)) {
+            pool_put(&small_pool, s);
+            return;
+        }
         block_free(s->data, s->capacity);
         free(s);
     }
 }
 
+void mg_cache_clear(void) {
+    for (int c = 0; c < NCLASSES; c++)
+        while (cache[c]) {
+            cached_block *b = cache[c];
+            cache[c] = b->next;
+            free(b);
+        }
+    cache_bytes = 0;
+    pool_clear(&header_pool);
+    pool_clear(&small_pool);
+}
+
 /* ---- tensor headers ----------------------------------------------------- */
 mg_tensor *mg_tensor_alloc(void) {
-    mg_tensor *t = calloc(1, sizeof *t);
-    if (!t) {
+    mg_tensor *t = pool_get(&header_pool);
+    if (t) memset(t, 0, sizeof *t);
+    else if (!(t = calloc(1, sizeof *t))) {
         mg_seterr(MG_ENOMEM, "out of memory allocating a tensor");
         return NULL;
     }
     t->refcount = 1;
     bytes_allocated += sizeof *t;
+    bytes_live += sizeof *t;
     return t;
+}
+
+/* Gives back a header from mg_tensor_alloc (its references already dropped). */
+static void header_free(mg_tensor *t) {
+    bytes_live -= sizeof *t;
+    pool_put(&header_pool, t);
 }
 
 mg_tensor *mg_retain(mg_tensor *t) {
@@ -183,8 +271,30 @@ mg_tensor *mg_retain(mg_tensor *t) {
     return t;
 }
 
+/* The tensors waiting to be freed by one mg_release: a small array on the
+ * C stack first, then the heap. */
+#define RELEASE_LOCAL 32
+typedef struct {
+    mg_tensor **v;
+    size_t n, cap;
+    mg_tensor *local[RELEASE_LOCAL];
+} release_stack;
+
+static bool release_push(release_stack *s, mg_tensor *t) {
+    if (s->n == s->cap) {
+        size_t nc = s->cap * 2;
+        mg_tensor **nv = s->v == s->local ? malloc(nc * sizeof *nv) : realloc(s->v, nc * sizeof *nv);
+        if (!nv) return false;
+        if (s->v == s->local) memcpy(nv, s->local, sizeof s->local);
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = t;
+    return true;
+}
+
 /* Frees t's header and storage reference, and queues what it owned. */
-static void free_one(mg_tensor *t, mg_tensor ***stack, size_t *n, size_t *cap) {
+static void free_one(mg_tensor *t, release_stack *s) {
     mg_tensor *owned[MG_MAXINPUTS + 2];
     int nowned = 0;
     if (t->grad_fn) {
@@ -197,33 +307,27 @@ static void free_one(mg_tensor *t, mg_tensor ***stack, size_t *n, size_t *cap) {
     }
     owned[nowned++] = t->grad;
     mg_storage_release(t->storage);
-    free(t);
+    header_free(t);
     for (int i = 0; i < nowned; i++) {
         mg_tensor *o = owned[i];
         if (!o || --o->refcount > 0) continue;
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            mg_tensor **ns = realloc(*stack, nc * sizeof *ns);
-            if (!ns) { /* cannot queue: free recursively instead (rare) */
-                o->refcount = 1;
-                mg_release(o);
-                continue;
-            }
-            *stack = ns;
-            *cap = nc;
+        if (!release_push(s, o)) { /* cannot queue: free recursively instead (rare) */
+            o->refcount = 1;
+            mg_release(o);
         }
-        (*stack)[(*n)++] = o;
     }
 }
 
 /* Releases iteratively, so dropping a graph a million ops deep is safe. */
 void mg_release(mg_tensor *t) {
     if (!t || --t->refcount > 0) return;
-    mg_tensor **stack = NULL;
-    size_t n = 0, cap = 0;
-    free_one(t, &stack, &n, &cap);
-    while (n > 0) free_one(stack[--n], &stack, &n, &cap);
-    free(stack);
+    release_stack s;
+    s.v = s.local;
+    s.n = 0;
+    s.cap = RELEASE_LOCAL;
+    free_one(t, &s);
+    while (s.n > 0) free_one(s.v[--s.n], &s);
+    if (s.v != s.local) free(s.v);
 }
 
 int64_t mg_numel(const mg_tensor *t) {
@@ -269,7 +373,8 @@ int mg_shape_numel(int ndim, const int64_t *shape, int64_t *out) {
         if (shape[i] < 0)
             return mg_seterr(MG_ESHAPE, "shape %s has a negative size",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
-        if (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])
+        int64_t m; /* n * shape[i], which must leave room for 16-byte elements */
+        if (shape[i] > 0 && (__builtin_mul_overflow(n, shape[i], &m) || m > INT64_MAX / 16))
             return mg_seterr(MG_ENOMEM, "shape %s is too large",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
         n *= shape[i];
@@ -290,7 +395,7 @@ mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt) {
     if (!t) return NULL;
     t->storage = mg_storage_new((size_t)n * mg_dtype_size(dt));
     if (!t->storage) {
-        free(t);
+        header_free(t);
         return NULL;
     }
     t->ndim = ndim;
@@ -334,7 +439,13 @@ mg_tensor *mg_full_int(int ndim, const int64_t *shape, int64_t v, mg_dtype dt) {
     return t;
 }
 
-mg_tensor *mg_scalar(double v, mg_dtype dt) { return mg_full(0, NULL, v, dt); }
+mg_tensor *mg_scalar(double v, mg_dtype dt) {
+    if (!mg_dtype_is_float(dt)) return mg_full(0, NULL, v, dt); /* checks the range */
+    mg_tensor *t = mg_empty(0, NULL, dt);
+    if (t && dt == MG_FLOAT32) *(float *)t->storage->data = (float)v;
+    else if (t) *(double *)t->storage->data = v;
+    return t;
+}
 
 mg_tensor *mg_arange(double start, double stop, double step, mg_dtype dt) {
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
