@@ -254,10 +254,13 @@ static bool is_whole_axis(lua_State *L, int idx) { return strcmp(lua_tostring(L,
 /* __index: methods (upvalue 2), then properties, then indexing.  Methods
  * are found even on a closed tensor, so the method's own check names it. */
 static int t_index(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1; /* a method */
+        lua_pop(L, 1);
+    }
     if (lua_type(L, 2) == LUA_TSTRING && !is_whole_axis(L, 2)) {
         const char *key = lua_tostring(L, 2);
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1;
         if (push_property(L, lmg_check(L, 1, key), key)) return 1;
         return luaL_error(L, "tensor has no property or method '%s'", key);
     }

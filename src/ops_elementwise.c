@@ -187,9 +187,19 @@ static int div_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     }
     return done(n, gin);
 }
+/* Whether t is a constant float holding the single value 2 (x^2). */
+static bool is_const_two(const mg_tensor *t) {
+    if (t->requires_grad || !mg_dtype_is_float(t->dtype)) return false;
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] != 1) return false;
+    return mg_get_flat(t, 0) == 2;
+}
+
 static int pow_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0], *b = n->inputs[1];
-    if (wants(n, 0)) { /* g * b * a^(b - 1) */
+    if (wants(n, 0) && is_const_two(b)) /* g * (b * a): a^(b - 1) is a itself */
+        gin[0] = take2(mg_mul, mg_retain(g), mg_mul(b, a));
+    else if (wants(n, 0)) { /* g * b * a^(b - 1) */
         mg_tensor *e = take2(mg_sub, mg_retain(b), scal(1, g));
         mg_tensor *d = take2(mg_mul, mg_retain(b), e ? mg_pow(a, e) : NULL);
         mg_release(e);

@@ -194,7 +194,8 @@ static bool is_inline(const mg_storage *s) {
     return s->data == ((small_storage *)s)->data;
 }
 
-mg_storage *mg_storage_new(size_t nbytes) {
+/* (mg_empty and free_one use the static versions, which the compiler inlines) */
+static inline mg_storage *storage_make(size_t nbytes) {
     mg_storage *s;
     size_t capacity = nbytes;
     void *data;
@@ -222,7 +223,7 @@ mg_storage *mg_storage_new(size_t nbytes) {
     return s;
 }
 
-void mg_storage_release(mg_storage *s) {
+static inline void storage_drop(mg_storage *s) {
     if (s && --s->refcount == 0) {
         bytes_live -= s->nbytes + sizeof *s;
         if (is_inline(s)) {
@@ -247,7 +248,7 @@ void mg_cache_clear(void) {
 }
 
 /* ---- tensor headers ----------------------------------------------------- */
-mg_tensor *mg_tensor_alloc(void) {
+static inline mg_tensor *header_make(void) {
     mg_tensor *t = pool_get(&header_pool);
     if (t) memset(t, 0, sizeof *t);
     else if (!(t = calloc(1, sizeof *t))) {
@@ -259,6 +260,10 @@ mg_tensor *mg_tensor_alloc(void) {
     bytes_live += sizeof *t;
     return t;
 }
+
+mg_storage *mg_storage_new(size_t nbytes) { return storage_make(nbytes); }
+void mg_storage_release(mg_storage *s) { storage_drop(s); }
+mg_tensor *mg_tensor_alloc(void) { return header_make(); }
 
 /* Gives back a header from mg_tensor_alloc (its references already dropped). */
 static void header_free(mg_tensor *t) {
@@ -306,7 +311,7 @@ static void free_one(mg_tensor *t, release_stack *s) {
         mg_node_free(nd);
     }
     owned[nowned++] = t->grad;
-    mg_storage_release(t->storage);
+    storage_drop(t->storage);
     header_free(t);
     for (int i = 0; i < nowned; i++) {
         mg_tensor *o = owned[i];
@@ -391,9 +396,9 @@ mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt) {
         mg_seterr(MG_ENOMEM, "tensor of %lld elements is too large", (long long)n);
         return NULL;
     }
-    mg_tensor *t = mg_tensor_alloc();
+    mg_tensor *t = header_make();
     if (!t) return NULL;
-    t->storage = mg_storage_new((size_t)n * mg_dtype_size(dt));
+    t->storage = storage_make((size_t)n * mg_dtype_size(dt));
     if (!t->storage) {
         header_free(t);
         return NULL;
