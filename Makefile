@@ -28,7 +28,7 @@ export LUA_CPATH := $(CURDIR)/lua/?.so;;
 
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks zlib1g-dev libjansson-dev
 
-.PHONY: all c-example deps test sanitize valgrind rockspec-check install-check demo install uninstall clean \
+.PHONY: all c-example deps test soak sanitize valgrind rockspec-check install-check demo install uninstall clean \
         bench bench-deps
 
 OBJ_DIR   = build/obj
@@ -125,11 +125,22 @@ install-check: deps rockspec-check
 	echo "install-check: ok"
 
 DEMO_DEBS = dataset-fashion-mnist gnuplot-nox
+SOAK_EPOCHS ?= 20
+
+# A long MLP run printing the RSS after every epoch (it should stay flat).
+soak:
+	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
+	$(MAKE) all
+	@mkdir -p build/soak
+	MOONGRAD_PROGRESS=off $(LUA) examples/fashion_mnist.lua --model mlp --epochs $(SOAK_EPOCHS) \
+	  --batch-size 128 --save build/soak/mlp.safetensors --plot build/soak/mlp.png
 
 demo:
 	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
 	$(MAKE) all
-	$(LUA) examples/tour.lua
+	@mkdir -p build/demo
+	$(LUA) examples/fashion_mnist.lua --model cnn --epochs 3 --batch-size 64 --lr 1e-3 \
+	  --save build/demo/fashion_cnn.safetensors --plot build/demo/fashion_cnn.png
 
 install: all
 	install -d $(DESTDIR)$(LUA_LIBDIR)/moongrad $(DESTDIR)$(LUA_SHAREDIR)/moongrad

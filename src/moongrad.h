@@ -511,6 +511,39 @@ mg_tensor *mg_embedding(mg_tensor *idx, mg_tensor *table, int base);
 /* (end nnet_layers) */
 
 /* ---- io: io_idx.c, io_safetensors.c: IDX files and safetensors checkpoints ---- */
+/* An IDX file (MNIST's format), gzipped or plain, as a contiguous constant
+ * tensor of the file's shape.  want: the dtype to convert to, or MG_NDTYPES
+ * for the file's own (integer types give int64, float float32, double
+ * float64); float data does not convert to int64 or bool.  Truncated files,
+ * bad magic, unknown types, more than MG_MAXDIM axes, overflowing sizes and
+ * trailing data are errors; memory grows only as data actually arrives. */
+mg_tensor *mg_read_idx(const char *path, mg_dtype want);
+/* The same from memory (gzip-compressed when it starts with 1f 8b); name
+ * labels the error messages (NULL: "<buffer>"). */
+mg_tensor *mg_read_idx_buffer(const void *buf, size_t n, mg_dtype want, const char *name);
+
+/* Named tensors and string metadata, as a safetensors file holds them. */
+typedef struct mg_named_tensors {
+    int64_t n;
+    char **names;          /* in the header's order */
+    mg_tensor **tensors;   /* contiguous constants */
+    int64_t nmeta;
+    char **meta_keys, **meta_values;
+} mg_named_tensors;
+/* Writes n tensors (their logical values, any layout) in safetensors format
+ * in the given order, with nmeta metadata pairs (nmeta may be 0); the file is
+ * written under a temporary name and renamed into place.  Names must be
+ * unique, valid UTF-8 and not "__metadata__".  Returns 0 or an mg_err code. */
+int mg_save_safetensors(const char *path, int64_t n, const char *const *names,
+                        mg_tensor *const *ts, int64_t nmeta, const char *const *keys,
+                        const char *const *vals);
+/* Reads a safetensors file after validating its header: length, JSON, each
+ * entry's dtype (F32, F64, I64, BOOL; F16/BF16 load as float32 and the
+ * other integer types as int64), shape and offsets, which must tile the data
+ * area exactly.  NULL with a message naming the file and entry on error. */
+mg_named_tensors *mg_load_safetensors(const char *path);
+mg_named_tensors *mg_load_safetensors_buffer(const void *buf, size_t n, const char *name);
+void mg_named_tensors_free(mg_named_tensors *set);  /* releases the tensors; NULL is fine */
 /* (end io) */
 
 /* ---- optim: optim.c: parameter updates over a list of tensors ---- */

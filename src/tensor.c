@@ -373,15 +373,18 @@ int mg_shape_numel(int ndim, const int64_t *shape, int64_t *out) {
     char buf[256];
     if (ndim < 0 || ndim > MG_MAXDIM)
         return mg_seterr(MG_ESHAPE, "a tensor has at most %d axes, got %d", MG_MAXDIM, ndim);
-    int64_t n = 1;
+    /* The product of the non-zero sizes is bounded too, so strides of an
+     * empty tensor such as {0, 2^40, 2^40} cannot overflow. */
+    int64_t n = 1, nonzero = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return mg_seterr(MG_ESHAPE, "shape %s has a negative size",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
-        int64_t m; /* n * shape[i], which must leave room for 16-byte elements */
-        if (shape[i] > 0 && (__builtin_mul_overflow(n, shape[i], &m) || m > INT64_MAX / 16))
+        int64_t m; /* the non-zero sizes' product, leaving room for 16-byte elements */
+        if (shape[i] > 0 && (__builtin_mul_overflow(nonzero, shape[i], &m) || m > INT64_MAX / 16))
             return mg_seterr(MG_ENOMEM, "shape %s is too large",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
+        if (shape[i] > 0) nonzero *= shape[i];
         n *= shape[i];
     }
     *out = n;
