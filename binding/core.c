@@ -41,13 +41,17 @@ void lmg_gc_account(lua_State *L) {
  * (see add_all), so the checks below compare against that first. */
 static const char tensor_mt_key = 0;
 
+/* The collector is stepped before the new userdata exists: stepped right
+ * after a finalizable userdata was made inside a metamethod (x * 2), Lua
+ * 5.4's incremental collector was seen to finish no cycle at all, so a
+ * training loop grew by every step's tensors until a full collection. */
 void lmg_push(lua_State *L, mg_tensor *t, const char *fn) {
     if (!t) lmg_error(L, fn);
+    lmg_gc_account(L);
     lmg_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->t = t;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
     lua_setmetatable(L, -2);
-    lmg_gc_account(L);
 }
 
 /* luaL_testudata for tensors: the calling function's upvalue 1, then (for
