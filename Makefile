@@ -6,7 +6,7 @@ LUA      ?= lua5.4
 CC       ?= gcc
 LUA_INC  ?= /usr/include/lua5.4
 BLAS_INC ?= /usr/include/x86_64-linux-gnu
-CFLAGS   ?= -O3 -march=x86-64-v2 -fno-math-errno
+CFLAGS   ?= -O3 -march=x86-64-v2 -fno-math-errno -fno-trapping-math
 WARN      = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS  = -Isrc -Ibinding -I$(LUA_INC) -I$(BLAS_INC)
 LDLIBS    = -lopenblas -lz -ljansson -lm
