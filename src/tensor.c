@@ -595,6 +595,30 @@ void mg_broadcast_strides(const mg_tensor *t, int ndim, const int64_t *shape, in
 /* ---- strided walk ------------------------------------------------------------ */
 #define MAXOPS 4
 
+/* Adjacent axes that every operand steps through as one (stride of the
+ * outer = stride of the inner * its size) are merged, and axes of size 1
+ * dropped, so the runs handed to fn are as long as the layouts allow:
+ * summing a {128, 32, 26, 26} tensor over axes 1, 3 and 4 walks runs of
+ * 676, not 26.  Returns the merged number of axes. */
+static int merge_axes(int ndim, const int64_t *shape, int nops, const int64_t *const *st,
+                      int64_t *mshape, int64_t (*mst)[MG_MAXDIM]) {
+    int m = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 1) continue;
+        bool joins = m > 0;
+        for (int k = 0; joins && k < nops; k++) joins = mst[k][m - 1] == st[k][d] * shape[d];
+        if (joins) {
+            mshape[m - 1] *= shape[d];
+            for (int k = 0; k < nops; k++) mst[k][m - 1] = st[k][d];
+            continue;
+        }
+        mshape[m] = shape[d];
+        for (int k = 0; k < nops; k++) mst[k][m] = st[k][d];
+        m++;
+    }
+    return m;
+}
+
 void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
                      const int64_t *const *st, const size_t *esz, mg_run_fn fn, void *ctx) {
     int64_t idx[MG_MAXDIM] = {0};
@@ -603,9 +627,12 @@ void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
     int64_t total = 1;
     for (int d = 0; d < ndim; d++) total *= shape[d];
     if (total == 0) return;
+    int64_t mshape[MG_MAXDIM], mst[MAXOPS][MG_MAXDIM];
+    ndim = merge_axes(ndim, shape, nops, st, mshape, mst);
+    shape = mshape;
     for (int k = 0; k < nops; k++) {
         p[k] = base[k];
-        inner[k] = ndim ? st[k][ndim - 1] : 0;
+        inner[k] = ndim ? mst[k][ndim - 1] : 0;
     }
     if (ndim == 0) {
         fn(p, inner, 1, ctx);
@@ -616,9 +643,9 @@ void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
         fn(p, inner, run, ctx);
         for (int d = ndim - 2; d >= 0; d--) { /* advance the outer counter */
             idx[d]++;
-            for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)esz[k];
+            for (int k = 0; k < nops; k++) p[k] += mst[k][d] * (int64_t)esz[k];
             if (idx[d] < shape[d]) break;
-            for (int k = 0; k < nops; k++) p[k] -= st[k][d] * shape[d] * (int64_t)esz[k];
+            for (int k = 0; k < nops; k++) p[k] -= mst[k][d] * shape[d] * (int64_t)esz[k];
             idx[d] = 0;
         }
     }
@@ -636,13 +663,30 @@ static double load(const char *p, mg_dtype dt) {
     }
 }
 
+/* A run of same-dtype elements, moved as integers of the element's size. */
+static void copy_run(char **p, const int64_t *st, int64_t n, size_t es) {
+    if (st[0] == 1 && st[1] == 1) {
+        memcpy(p[1], p[0], (size_t)n * es);
+    } else if (es == 4) {
+        const uint32_t *s = (const uint32_t *)p[0];
+        uint32_t *d = (uint32_t *)p[1];
+        for (int64_t i = 0; i < n; i++) d[i * st[1]] = s[i * st[0]];
+    } else if (es == 8) {
+        const uint64_t *s = (const uint64_t *)p[0];
+        uint64_t *d = (uint64_t *)p[1];
+        for (int64_t i = 0; i < n; i++) d[i * st[1]] = s[i * st[0]];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(p[1] + i * st[1] * (int64_t)es, p[0] + i * st[0] * (int64_t)es, es);
+    }
+}
+
 static void cast_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     const cast_ctx *c = vctx;
     size_t es = mg_dtype_size(c->from), ed = mg_dtype_size(c->to);
     char *src = p[0], *dst = p[1];
     if (c->from == c->to) {
-        for (int64_t i = 0; i < n; i++)
-            memcpy(dst + i * st[1] * (int64_t)ed, src + i * st[0] * (int64_t)es, es);
+        copy_run(p, st, n, es);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -688,12 +732,45 @@ mg_tensor *mg_copy_of(mg_tensor *a, mg_dtype dt) {
     return c;
 }
 
+/* A transposed matrix (rows r, cols c, src element (i, j) at i + j * ld)
+ * copied into the contiguous dst in square tiles, so both sides stay in cache. */
+#define TILE 32
+static void transpose_copy(const char *src, char *dst, int64_t r, int64_t c, int64_t ld,
+                           size_t es) {
+    for (int64_t i0 = 0; i0 < r; i0 += TILE)
+        for (int64_t j0 = 0; j0 < c; j0 += TILE) {
+            int64_t i1 = i0 + TILE < r ? i0 + TILE : r, j1 = j0 + TILE < c ? j0 + TILE : c;
+            for (int64_t i = i0; i < i1; i++) {
+                char *p[2] = {(char *)src + (i + j0 * ld) * (int64_t)es, dst + (i * c + j0) * (int64_t)es};
+                int64_t st[2] = {ld, 1};
+                copy_run(p, st, j1 - j0, es);
+            }
+        }
+}
+
+/* Whether src is a transposed matrix (2-d, or with leading axes of size 1)
+ * worth the tiled copy. */
+static bool is_transposed_matrix(const mg_tensor *src) {
+    int n = src->ndim;
+    if (n < 2) return false;
+    for (int d = 0; d < n - 2; d++)
+        if (src->shape[d] != 1) return false;
+    return src->stride[n - 2] == 1 && src->stride[n - 1] >= src->shape[n - 2] &&
+           src->shape[n - 2] >= TILE && src->shape[n - 1] >= TILE;
+}
+
 int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt) {
     if (dt == MG_INT64 && check_int_range(src)) return MG_EVALUE;
     int64_t cst[MG_MAXDIM];
     mg_contiguous_strides(src->ndim, src->shape, cst);
     if (src->dtype == dt && mg_is_contiguous(src)) {
         memcpy(dst, mg_data_ptr(src), (size_t)mg_numel(src) * mg_dtype_size(dt));
+        return MG_OK;
+    }
+    if (src->dtype == dt && is_transposed_matrix(src)) {
+        int n = src->ndim;
+        transpose_copy(mg_data_ptr(src), dst, src->shape[n - 2], src->shape[n - 1],
+                       src->stride[n - 1], mg_dtype_size(dt));
         return MG_OK;
     }
     cast_ctx c = {src->dtype, dt};
