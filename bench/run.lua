@@ -139,7 +139,13 @@ if not have_data then note("Fashion-MNIST is not installed (make bench-deps): ML
 
 if wanted("tutorial") then alternate("tutorial", threads, reps) end
 if wanted("tiny") then alternate("tiny", threads, reps) end
-if wanted("elementwise") then alternate("elementwise", threads, reps, cref("c", "bw")) end
+if wanted("elementwise") then
+  local extra = cref("c", "bw")
+  if has_cbench and threads > 1 then -- and the one-core figure: moongrad's loops are single-threaded
+    extra[#extra + 1] = {side = "c1", cmd = "env OMP_NUM_THREADS=1 " .. cbench .. " bw"}
+  end
+  alternate("elementwise", threads, reps, extra)
+end
 if wanted("sgemm") then
   local extra = {}
   for _, n in ipairs({256, 512, 1024, 2048}) do
@@ -188,9 +194,11 @@ row("(2) 20 element-wise ops on 3 elements, no grad", "µs/op", "time", "tiny" .
 local pattern = {add = "add", exp = "copy", relu = "copy", sum = "read"}
 for _, op in ipairs({"add", "exp", "relu", "sum"}) do
   local id = "elementwise" .. T
-  local bw = value(id, "c", pattern[op])
+  local bw, bw1 = value(id, "c", pattern[op]), value(id, "c1", pattern[op])
   local m = value(id, "mg", op .. "_gbps")
-  local ref = (bw and m) and string.format("%.0f%% of C %s loop (%.1f GB/s)", 100 * m / bw, pattern[op], bw)
+  local ref = (bw and m) and string.format("%.0f%% of C %s loop (%.1f GB/s, %d thread%s)", 100 * m / bw,
+                                           pattern[op], bw, threads, threads == 1 and "" or "s")
+  if ref and bw1 then ref = ref .. string.format("; %.0f%% at 1 thread (%.1f GB/s)", 100 * m / bw1, bw1) end
   row("(3) " .. op .. ", 10^7 float32", "GB/s", "rate", id, op .. "_gbps", ref)
 end
 for _, n in ipairs({256, 512, 1024, 2048}) do
@@ -254,7 +262,8 @@ local text = table.concat({
     .. "a fresh process; %d for the epochs). ratio = moongrad's time / PyTorch's time "
     .. "(for GB/s and GFLOP/s rows: PyTorch's rate / moongrad's), and moongrad's RSS / "
     .. "PyTorch's: below 1 moongrad is faster (smaller). Reference: moongrad as a fraction of "
-    .. "bench/cbench.c's plain C loop with the same memory traffic at the same thread count "
+    .. "bench/cbench.c's plain C loop with the same memory traffic at the same thread count, "
+    .. "and at 1 thread, since moongrad's element-wise loops run on one thread "
     .. "(read: sum; copy: one in, one out; add: two in, one out), or of a direct cblas_sgemm call.",
     reps, train_reps),
   "",
