@@ -139,7 +139,7 @@ demo:
 	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
 	$(MAKE) all
 	@mkdir -p build/demo
-	$(LUA) examples/fashion_mnist.lua --model cnn --epochs 3 --batch-size 64 --lr 1e-3 \
+	$(LUA) examples/fashion_mnist.lua --model cnn --epochs 3 --batch-size 64 --lr 2e-3 \
 	  --save build/demo/fashion_cnn.safetensors --plot build/demo/fashion_cnn.png
 
 install: all

@@ -16,22 +16,23 @@ int lmg_error(lua_State *L, const char *fn) {
     return luaL_error(L, "%s: %s", fn, msg);
 }
 
-/* Lua's collector does not see C memory; tell it, in steps, how much the
- * library's live memory grew, so loops of temporaries keep a flat RSS.
- * Memory the library frees at once (an op's internal temporaries) adds
- * nothing; memory held by tensors Lua has not collected yet does.  When
- * live memory shrinks (a cycle freed tensors), the mark follows it down. */
+/* Lua's collector does not see C memory, and a few small userdata can hold
+ * gigabytes of it.  Two mechanisms keep a training loop's memory flat:
+ * every 64 KiB the library allocates become a step of the collector, and
+ * when the storage alive has doubled since the last full collection (and
+ * grown by 64 MiB), a full collection runs, as Torch7 did. */
 void lmg_gc_account(lua_State *L) {
-    static _Thread_local size_t seen;
-    size_t now = mg_bytes_live();
-    if (now < seen) {
-        seen = now;
-        return;
-    }
+    static _Thread_local size_t seen, threshold = (size_t)64 << 20;
+    size_t now = mg_bytes_allocated();
     size_t delta = now - seen;
     if (delta >= 64 * 1024) {
         seen = now;
         lua_gc(L, LUA_GCSTEP, (int)(delta / 1024 > 1 << 20 ? 1 << 20 : delta / 1024));
+    }
+    if (mg_bytes_live() > threshold) {
+        lua_gc(L, LUA_GCCOLLECT);
+        size_t live = mg_bytes_live();
+        threshold = live + (live > ((size_t)64 << 20) ? live : ((size_t)64 << 20));
     }
 }
 

@@ -82,6 +82,9 @@ void *mg_data_ptr(const mg_tensor *t); /* address of element 0 of the view */
 /* Total bytes of tensor storage the library has ever allocated; the Lua
  * binding reports the growth of this counter to its garbage collector. */
 size_t mg_bytes_allocated(void);
+/* Bytes of tensor storage alive now (not counting released buffers kept
+ * for reuse). */
+size_t mg_bytes_live(void);
 /* Released buffers of 64 KiB and more are kept for reuse, up to this many
  * bytes in all (default 256 MiB; 0 turns the cache off).  mg_cache_clear
  * frees what is kept. */
@@ -584,13 +587,6 @@ int mg_rmsprop_step(int64_t n, mg_tensor *const *params, mg_tensor *const *grads
                     mg_tensor *const *momentum_buffer /* momentum > 0 only */,
                     const mg_rmsprop_opts *o);
 /* (end optim) */
-
-/* ---- bench: tensor.c (speed work for bench/) ---- */
-/* Bytes of tensor storage and headers alive now (allocated minus released,
- * on this thread); the Lua binding steps its garbage collector by the growth
- * of this figure, so temporaries freed at once put no pressure on it. */
-size_t mg_bytes_live(void);
-/* (end bench) */
 
 /* ---- autograd ------------------------------------------------------------ */
 bool mg_grad_enabled(void);

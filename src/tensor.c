@@ -73,9 +73,10 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
  * reuses the same buffers every step instead of asking the system for fresh
  * pages (glibc returns large blocks to the kernel, and every reuse would
  * page-fault). */
-static _Thread_local size_t bytes_allocated;
+static _Thread_local size_t bytes_allocated, bytes_live;
 
 size_t mg_bytes_allocated(void) { return bytes_allocated; }
+size_t mg_bytes_live(void) { return bytes_live; }
 
 #define CACHE_MIN_BYTES ((size_t)64 << 10)
 #define NCLASSES 160
@@ -186,9 +187,6 @@ typedef struct {
 } small_storage;
 
 static _Thread_local pool header_pool, small_pool;
-static _Thread_local size_t bytes_live;
-
-size_t mg_bytes_live(void) { return bytes_live; }
 
 static bool is_inline(const mg_storage *s) {
     return s->data == ((small_storage *)s)->data;
@@ -219,13 +217,13 @@ static inline mg_storage *storage_make(size_t nbytes) {
     s->data = data;
     s->version = 0;
     bytes_allocated += nbytes + sizeof *s;
-    bytes_live += nbytes + sizeof *s;
+    bytes_live += nbytes;
     return s;
 }
 
 static inline void storage_drop(mg_storage *s) {
     if (s && --s->refcount == 0) {
-        bytes_live -= s->nbytes + sizeof *s;
+        bytes_live -= s->nbytes;
         if (is_inline(s)) {
             pool_put(&small_pool, s);
             return;
@@ -257,7 +255,6 @@ static inline mg_tensor *header_make(void) {
     }
     t->refcount = 1;
     bytes_allocated += sizeof *t;
-    bytes_live += sizeof *t;
     return t;
 }
 
@@ -267,7 +264,6 @@ mg_tensor *mg_tensor_alloc(void) { return header_make(); }
 
 /* Gives back a header from mg_tensor_alloc (its references already dropped). */
 static void header_free(mg_tensor *t) {
-    bytes_live -= sizeof *t;
     pool_put(&header_pool, t);
 }
 
