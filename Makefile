@@ -6,7 +6,7 @@ LUA      ?= lua5.4
 CC       ?= gcc
 LUA_INC  ?= /usr/include/lua5.4
 BLAS_INC ?= /usr/include/x86_64-linux-gnu
-CFLAGS   ?= -O3 -march=x86-64-v2 -fno-math-errno
+CFLAGS   ?= -O3 -march=x86-64-v2 -fno-math-errno -fno-trapping-math
 WARN      = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS  = -Isrc -Ibinding -I$(LUA_INC) -I$(BLAS_INC)
 LDLIBS    = -lopenblas -lz -ljansson -lm
@@ -28,7 +28,8 @@ export LUA_CPATH := $(CURDIR)/lua/?.so;;
 
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks zlib1g-dev libjansson-dev
 
-.PHONY: all c-example deps test soak sanitize valgrind rockspec-check install-check demo install uninstall clean
+.PHONY: all c-example deps test soak sanitize valgrind rockspec-check install-check demo install uninstall clean \
+        bench bench-deps
 
 OBJ_DIR   = build/obj
 CORE_OBJ  = $(patsubst %.c,$(OBJ_DIR)/%.o,$(CORE_SRC))
@@ -148,6 +149,20 @@ install: all
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LIBDIR)/moongrad $(DESTDIR)$(LUA_SHAREDIR)/moongrad
+
+# bench/: moongrad beside PyTorch (bench/run.lua; settings BENCH_* there),
+# the table also written to bench/RESULTS.md.  PyTorch comes from Debian's
+# python3-torch (make bench-deps); without it the PyTorch column is skipped.
+bench: all build/cbench
+	$(LUA) bench/run.lua
+
+build/cbench: bench/cbench.c
+	@mkdir -p build
+	$(CC) -std=c11 -O2 -march=x86-64-v2 -fopenmp -Wall -Wextra -Werror -D_POSIX_C_SOURCE=199309L \
+	  -I$(BLAS_INC) -o $@ bench/cbench.c -lopenblas
+
+bench-deps:
+	$(MAKE) deps DEBS_EXTRA="python3-torch dataset-fashion-mnist"
 
 # (moongrad/ and the .o files are what `luarocks make` leaves in the checkout)
 clean:

@@ -9,21 +9,44 @@ typedef mg_tensor *(*binop)(mg_tensor *, mg_tensor *);
 typedef mg_tensor *(*unop)(mg_tensor *);
 
 /* A Lua number beside a tensor becomes a 0-d tensor of a fitting dtype
- * (released right after the op, so no Lua object is made for it). */
+ * (released right after the op, so no Lua object is made for it).  Beside
+ * a float tensor that 0-d tensor is recycled: the last one is kept here and
+ * refilled by the next op, unless something still holds it (a graph node
+ * records it as an input) — then a fresh one is made. */
+static _Thread_local mg_tensor *spare_scalar;
+
+static mg_tensor *scalar_operand(lua_State *L, int idx, const mg_tensor *other) {
+    mg_tensor *s = spare_scalar;
+    if (s && s->refcount == 1 && s->storage->refcount == 1 && s->dtype == other->dtype) {
+        spare_scalar = NULL;
+        if (s->dtype == MG_FLOAT32) *(float *)s->storage->data = (float)lua_tonumber(L, idx);
+        else *(double *)s->storage->data = lua_tonumber(L, idx);
+        s->storage->version++;
+        return s;
+    }
+    return lmg_scalar_for(L, idx, other);
+}
+
+static void scalar_done(mg_tensor *s) {
+    if (s && !spare_scalar && mg_dtype_is_float(s->dtype) && s->ndim == 0) spare_scalar = s;
+    else mg_release(s);
+}
+
 static int binary(lua_State *L, binop op, const char *fn) {
     mg_tensor *a, *b, *tmp = NULL;
-    if (lmg_is(L, 1) && lua_type(L, 2) == LUA_TNUMBER) {
-        a = lmg_check(L, 1, fn);
-        tmp = b = lmg_scalar_for(L, 2, a);
-    } else if (lmg_is(L, 2) && lua_type(L, 1) == LUA_TNUMBER) {
-        b = lmg_check(L, 2, fn);
-        tmp = a = lmg_scalar_for(L, 1, b);
+    int t1 = lua_type(L, 1), t2 = lua_type(L, 2);
+    if (t1 == LUA_TUSERDATA && t2 == LUA_TNUMBER) {
+        a = lmg_checklike(L, 1, fn);
+        tmp = b = scalar_operand(L, 2, a);
+    } else if (t2 == LUA_TUSERDATA && t1 == LUA_TNUMBER) {
+        b = lmg_checklike(L, 2, fn);
+        tmp = a = scalar_operand(L, 1, b);
     } else {
         a = lmg_checklike(L, 1, fn);
         b = lmg_checklike(L, 2, fn);
     }
     mg_tensor *r = op(a, b);
-    mg_release(tmp);
+    scalar_done(tmp);
     lmg_push(L, r, fn);
     return 1;
 }

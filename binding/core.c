@@ -36,18 +36,44 @@ void lmg_gc_account(lua_State *L) {
     }
 }
 
+/* The tensor metatable is also kept in the registry under this address, so
+ * lmg_push finds it by a light-userdata key rather than by its name (a
+ * string lookup).  Every C function of the module also has it as upvalue 1
+ * (see add_all), so the checks below compare against that first. */
+static const char tensor_mt_key = 0;
+
+/* The collector is stepped before the new userdata exists: stepped right
+ * after a finalizable userdata was made inside a metamethod (x * 2), Lua
+ * 5.4's incremental collector was seen to finish no cycle at all, so a
+ * training loop grew by every step's tensors until a full collection. */
 void lmg_push(lua_State *L, mg_tensor *t, const char *fn) {
     if (!t) lmg_error(L, fn);
+    lmg_gc_account(L);
     lmg_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->t = t;
-    luaL_setmetatable(L, LMG_TENSOR);
-    lmg_gc_account(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+    lua_setmetatable(L, -2);
 }
 
-bool lmg_is(lua_State *L, int idx) { return luaL_testudata(L, idx, LMG_TENSOR) != NULL; }
+/* luaL_testudata for tensors: the calling function's upvalue 1, then (for
+ * a function without it) the registry. */
+static lmg_ud *test_tensor(lua_State *L, int idx) {
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx)) return NULL;
+    bool same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    if (!same) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
+bool lmg_is(lua_State *L, int idx) { return test_tensor(L, idx) != NULL; }
 
 mg_tensor *lmg_check(lua_State *L, int idx, const char *fn) {
-    lmg_ud *u = luaL_testudata(L, idx, LMG_TENSOR);
+    lmg_ud *u = test_tensor(L, idx);
     if (!u) {
         const char *got = luaL_typename(L, idx);
         return (luaL_error(L, "%s: argument #%d must be a tensor, got %s", fn, idx, got), NULL);
@@ -57,7 +83,9 @@ mg_tensor *lmg_check(lua_State *L, int idx, const char *fn) {
 }
 
 mg_tensor *lmg_checklike(lua_State *L, int idx, const char *fn) {
-    if (lmg_is(L, idx)) return lmg_check(L, idx, fn);
+    lmg_ud *u = test_tensor(L, idx);
+    if (u && u->t) return u->t;
+    if (u) return lmg_check(L, idx, fn); /* raises "used after it was closed" */
     int t = lua_type(L, idx);
     if (t != LUA_TNUMBER && t != LUA_TBOOLEAN && t != LUA_TTABLE)
         return (luaL_error(L, "%s: argument #%d must be a tensor, number or table, got %s", fn,
@@ -159,7 +187,8 @@ int lmg_opt_dtype(lua_State *L, int opts, int idx_str, const char *fn) {
 
 /* ---- metamethods --------------------------------------------------------- */
 static int t_gc(lua_State *L) {
-    lmg_ud *u = luaL_checkudata(L, 1, LMG_TENSOR);
+    lmg_ud *u = test_tensor(L, 1);
+    if (!u) u = luaL_checkudata(L, 1, LMG_TENSOR); /* raises the error */
     mg_release(u->t);
     u->t = NULL;
     return 0;
@@ -227,13 +256,16 @@ static int push_property(lua_State *L, mg_tensor *t, const char *key) {
 /* x[":"]: the key ":" is an index (the whole axis), not a name. */
 static bool is_whole_axis(lua_State *L, int idx) { return strcmp(lua_tostring(L, idx), ":") == 0; }
 
-/* __index: methods (upvalue 1), then properties, then indexing.  Methods
+/* __index: methods (upvalue 2), then properties, then indexing.  Methods
  * are found even on a closed tensor, so the method's own check names it. */
 static int t_index(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(2)) != LUA_TNIL) return 1; /* a method */
+        lua_pop(L, 1);
+    }
     if (lua_type(L, 2) == LUA_TSTRING && !is_whole_axis(L, 2)) {
         const char *key = lua_tostring(L, 2);
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
         if (push_property(L, lmg_check(L, 1, key), key)) return 1;
         return luaL_error(L, "tensor has no property or method '%s'", key);
     }
@@ -253,54 +285,65 @@ static const luaL_Reg meta[] = {
     {"__gc", t_gc}, {"__close", t_gc}, {"__tostring", t_tostring}, {"__len", t_len},
     {"__newindex", t_newindex}, {NULL, NULL}};
 
-static void add_all(lua_State *L, const luaL_Reg *l) { luaL_setfuncs(L, l, 0); }
+/* Registers l into the table on top, each function with upvalue 1 = the
+ * tensor metatable (at index mt), which test_tensor compares against. */
+static void add_all(lua_State *L, const luaL_Reg *l, int mt) {
+    lua_pushvalue(L, mt);
+    luaL_setfuncs(L, l, 1);
+}
 
 int luaopen_moongrad_core(lua_State *L) {
+    luaL_newmetatable(L, LMG_TENSOR);
+    int mt = lua_gettop(L);
+    lua_pushvalue(L, mt);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+
     /* methods table (also exported, so init.lua can add Lua methods) */
     lua_newtable(L);
-    add_all(L, lmg_create_methods);
-    add_all(L, lmg_ops_methods);
-    add_all(L, lmg_autograd_methods);
-    add_all(L, lmg_index_methods);
-    add_all(L, lmg_math_methods);
-    add_all(L, lmg_stats_methods);
-    add_all(L, lmg_shape_methods);
-    add_all(L, lmg_linalg_methods);
-    add_all(L, lmg_inplace_methods);
-    add_all(L, lmg_extend_methods);
+    add_all(L, lmg_create_methods, mt);
+    add_all(L, lmg_ops_methods, mt);
+    add_all(L, lmg_autograd_methods, mt);
+    add_all(L, lmg_index_methods, mt);
+    add_all(L, lmg_math_methods, mt);
+    add_all(L, lmg_stats_methods, mt);
+    add_all(L, lmg_shape_methods, mt);
+    add_all(L, lmg_linalg_methods, mt);
+    add_all(L, lmg_inplace_methods, mt);
+    add_all(L, lmg_extend_methods, mt);
     int methods = lua_gettop(L);
 
-    luaL_newmetatable(L, LMG_TENSOR);
-    add_all(L, meta);
-    add_all(L, lmg_ops_meta);
+    lua_pushvalue(L, mt);
+    add_all(L, meta, mt);
+    add_all(L, lmg_ops_meta, mt);
+    lua_pushvalue(L, mt);
     lua_pushvalue(L, methods);
-    lua_pushcclosure(L, t_index, 1);
+    lua_pushcclosure(L, t_index, 2);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
     lua_newtable(L); /* the module */
-    add_all(L, lmg_create_funcs);
-    add_all(L, lmg_ops_funcs);
-    add_all(L, lmg_autograd_funcs);
-    add_all(L, lmg_index_funcs);
-    add_all(L, lmg_math_funcs);
-    add_all(L, lmg_stats_funcs);
-    add_all(L, lmg_shape_funcs);
-    add_all(L, lmg_linalg_funcs);
-    add_all(L, lmg_inplace_funcs);
-    add_all(L, lmg_extend_funcs);
+    add_all(L, lmg_create_funcs, mt);
+    add_all(L, lmg_ops_funcs, mt);
+    add_all(L, lmg_autograd_funcs, mt);
+    add_all(L, lmg_index_funcs, mt);
+    add_all(L, lmg_math_funcs, mt);
+    add_all(L, lmg_stats_funcs, mt);
+    add_all(L, lmg_shape_funcs, mt);
+    add_all(L, lmg_linalg_funcs, mt);
+    add_all(L, lmg_inplace_funcs, mt);
+    add_all(L, lmg_extend_funcs, mt);
     lua_pushvalue(L, methods);
     lua_setfield(L, -2, "methods");
     lua_newtable(L);
-    add_all(L, lmg_nnet_funcs);
-    add_all(L, lmg_nnet_act_funcs);
-    add_all(L, lmg_nnet_layers_funcs);
+    add_all(L, lmg_nnet_funcs, mt);
+    add_all(L, lmg_nnet_act_funcs, mt);
+    add_all(L, lmg_nnet_layers_funcs, mt);
     lua_setfield(L, -2, "nnet");
     lua_newtable(L);
-    add_all(L, lmg_io_funcs);
+    add_all(L, lmg_io_funcs, mt);
     lua_setfield(L, -2, "io");
     lua_newtable(L);
-    add_all(L, lmg_optim_funcs);
+    add_all(L, lmg_optim_funcs, mt);
     lua_setfield(L, -2, "optim");
     return 1;
 }

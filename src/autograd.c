@@ -61,17 +61,33 @@ void mg_detach_(mg_tensor *t) {
     mg_node_free(n);
 }
 
-/* ---- the tensor list of one pass --------------------------------------------- */
+/* ---- the tensor list of one pass ---------------------------------------------
+ * The first TLIST_LOCAL entries live in the list itself (on the C stack of
+ * the pass), so a small graph's backward allocates no list. */
+#define TLIST_LOCAL 32
 typedef struct {
     mg_tensor **v;
     size_t n, cap;
+    mg_tensor *local[TLIST_LOCAL];
 } tlist;
+
+static void tlist_init(tlist *l) {
+    l->v = l->local;
+    l->n = 0;
+    l->cap = TLIST_LOCAL;
+}
+
+static void tlist_free(tlist *l) {
+    if (l->v != l->local) free(l->v);
+}
 
 static int tlist_push(tlist *l, mg_tensor *t) {
     if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        mg_tensor **nv = realloc(l->v, nc * sizeof *nv);
+        size_t nc = l->cap * 2;
+        bool local = l->v == l->local;
+        mg_tensor **nv = local ? malloc(nc * sizeof *nv) : realloc(l->v, nc * sizeof *nv);
         if (!nv) return mg_seterr(MG_ENOMEM, "backward: out of memory");
+        if (local) memcpy(nv, l->local, sizeof l->local);
         l->v = nv;
         l->cap = nc;
     }
@@ -87,8 +103,9 @@ static bool live(const mg_tensor *t) { return t->grad_fn && !t->grad_fn->freed; 
  * without recursion, appended to order (which retains every tensor it lists).
  * Inputs come before the tensors made from them. */
 static int topo_order(mg_tensor *root, uint64_t mark, tlist *order) {
-    tlist stack = {0};
-    tlist child = {0}; /* parallel stack of next-input positions, stored as ints */
+    tlist stack, child; /* child: parallel stack of next-input positions, stored as ints */
+    tlist_init(&stack);
+    tlist_init(&child);
     int rc = MG_OK;
     root->pass_mark = mark;
     if ((rc = tlist_push(&stack, root)) || (rc = tlist_push(&child, NULL))) goto out;
@@ -113,8 +130,8 @@ static int topo_order(mg_tensor *root, uint64_t mark, tlist *order) {
         }
     }
 out:
-    free(stack.v);
-    free(child.v);
+    tlist_free(&stack);
+    tlist_free(&child);
     return rc;
 }
 
@@ -208,10 +225,12 @@ static int accumulate(mg_tensor **slot, mg_tensor *g) {
     return MG_OK;
 }
 
-/* A gradient handed to the caller must not alias another tensor's memory. */
+/* A gradient handed to the caller must not alias another tensor's memory.
+ * Outside create_graph the copy is not recorded, so it is made directly
+ * (what mg_clone would do then, without the dispatch). */
 static mg_tensor *own(mg_tensor *g) {
     if (g->refcount == 1 && g->storage->refcount == 1 && mg_is_contiguous(g)) return mg_retain(g);
-    return mg_clone(g);
+    return mg_grad_enabled() ? mg_clone(g) : mg_copy_of(g, g->dtype);
 }
 
 static mg_tensor *head_grad(const char *fn, mg_tensor *y, mg_tensor *grad) {
@@ -371,7 +390,8 @@ static int run_pass(pass_sink *s, mg_tensor *const *roots, mg_tensor *const *hea
     bool prev_mode = mg_set_grad_enabled(o.create_graph);
     bool prev_inb = in_backward;
     in_backward = true;
-    tlist order = {0};
+    tlist order;
+    tlist_init(&order);
     int rc = prepare(s, roots, heads, nroots, o.create_graph, &order);
     if (!rc) rc = walk(s, &order);
     else
@@ -384,7 +404,7 @@ static int run_pass(pass_sink *s, mg_tensor *const *roots, mg_tensor *const *hea
      * retain_graph defaults to create_graph). */
     if (!rc && !o.retain_graph && !o.create_graph) free_graph(&order);
     for (size_t k = 0; k < order.n; k++) mg_release(order.v[k]);
-    free(order.v);
+    tlist_free(&order);
     in_backward = prev_inb;
     mg_set_grad_enabled(prev_mode);
     return rc;

@@ -123,8 +123,9 @@ mg_tensor *mg_write_back(mg_tensor *a, mg_tensor *out);
 int mg_copy_strided(mg_tensor *dst, const mg_tensor *src);
 
 /* Calls fn on every innermost run of a strided walk over `shape`, for nops
- * operands with element strides st[k] and base pointers p[k] (byte sizes
- * esz[k]).  The run has length shape[ndim-1] and strides st[k][ndim-1]. */
+ * (<= 4) operands with element strides st[k] and base pointers p[k] (byte
+ * sizes esz[k]).  Axes that all operands traverse as one are merged first,
+ * so a run covers one or more trailing axes (its strides: the innermost's). */
 typedef void (*mg_run_fn)(char **p, const int64_t *inner_stride, int64_t n, void *ctx);
 void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
                      const int64_t *const *st, const size_t *esz, mg_run_fn fn, void *ctx);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- element-wise engine ------------------------------------------------ */
 typedef struct {
@@ -20,6 +21,47 @@ static void unary_run(char **p, const int64_t *st, int64_t n, void *vctx) {
 static void binary_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     const ew_ctx *c = vctx;
     c->op->binary[c->ci](p[0], st[0], p[1], st[1], p[2], n);
+}
+
+/* Whether the whole op is one run of the loop: each input is either a
+ * single element (read with stride 0) or contiguous at the output's shape
+ * (stride 1).  Sets the inputs' strides in run[]. */
+static bool one_run(mg_tensor **use, int arity, int ndim, const int64_t *shape, int64_t *run) {
+    for (int i = 0; i < arity; i++) {
+        const mg_tensor *t = use[i];
+        bool single = true;
+        for (int d = 0; d < t->ndim; d++) single = single && t->shape[d] == 1;
+        if (single) {
+            run[i] = 0;
+            continue;
+        }
+        if (t->ndim != ndim || !mg_is_contiguous(t)) return false;
+        for (int d = 0; d < ndim; d++)
+            if (t->shape[d] != shape[d]) return false;
+        run[i] = 1;
+    }
+    return true;
+}
+
+/* The general case: a strided walk over the broadcast shape. */
+static void walk(const mg_opdef *op, mg_tensor **use, mg_tensor *out, mg_dtype cd) {
+    int64_t st[3][MG_MAXDIM];
+    char *base[3];
+    size_t esz[3];
+    const int64_t *stp[3];
+    int ndim = out->ndim, nops = op->arity + 1;
+    for (int i = 0; i < op->arity; i++) {
+        mg_broadcast_strides(use[i], ndim, out->shape, st[i]);
+        base[i] = mg_data_ptr(use[i]);
+        esz[i] = mg_dtype_size(cd);
+    }
+    for (int i = 0; i < ndim; i++) st[op->arity][i] = out->stride[i];
+    base[op->arity] = mg_data_ptr(out);
+    esz[op->arity] = mg_dtype_size(out->dtype);
+    for (int i = 0; i < nops; i++) stp[i] = st[i];
+    ew_ctx c = {op, (int)cd};
+    mg_strided_walk(ndim, out->shape, nops, base, stp, esz,
+                    op->arity == 1 ? unary_run : binary_run, &c);
 }
 
 static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
@@ -45,23 +87,16 @@ static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
     mg_tensor *out = mg_empty(ndim, shape, rd);
     if (!out) goto fail;
 
-    int64_t st[3][MG_MAXDIM];
-    char *base[3];
-    size_t esz[3];
-    const int64_t *stp[3];
-    int nops = op->arity + 1;
-    for (int i = 0; i < op->arity; i++) {
-        mg_broadcast_strides(use[i], ndim, shape, st[i]);
-        base[i] = mg_data_ptr(use[i]);
-        esz[i] = mg_dtype_size(cd);
+    int64_t run[2];
+    int64_t n = mg_numel(out);
+    if (n > 0 && one_run(use, op->arity, ndim, shape, run)) {
+        if (op->arity == 1) op->unary[cd](mg_data_ptr(use[0]), run[0], out->storage->data, n);
+        else
+            op->binary[cd](mg_data_ptr(use[0]), run[0], mg_data_ptr(use[1]), run[1],
+                           out->storage->data, n);
+    } else if (n > 0) {
+        walk(op, use, out, cd);
     }
-    for (int i = 0; i < ndim; i++) st[op->arity][i] = out->stride[i];
-    base[op->arity] = mg_data_ptr(out);
-    esz[op->arity] = mg_dtype_size(rd);
-    for (int i = 0; i < nops; i++) stp[i] = st[i];
-
-    ew_ctx c = {op, (int)cd};
-    mg_strided_walk(ndim, shape, nops, base, stp, esz, op->arity == 1 ? unary_run : binary_run, &c);
     mg_release(cast[0]);
     mg_release(cast[1]);
     return out;
@@ -71,17 +106,43 @@ fail:
     return NULL;
 }
 
-/* ---- recording ------------------------------------------------------------ */
+/* ---- recording ------------------------------------------------------------
+ * Released nodes go to a per-thread free list (at most NODE_POOL_MAX) and
+ * are reused: a node is over 1 KiB, past malloc's fast path, and every
+ * recorded op needs one.  Under AddressSanitizer the list stays empty. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NODE_POOL_MAX 0
+#else
+#define NODE_POOL_MAX 1024
+#endif
+static _Thread_local mg_node *free_nodes; /* linked through ctx */
+static _Thread_local int nfree_nodes;
+
+static mg_node *node_alloc(void) {
+    mg_node *n = free_nodes;
+    if (!n) return calloc(1, sizeof *n);
+    free_nodes = n->ctx;
+    nfree_nodes--;
+    memset(n, 0, sizeof *n);
+    return n;
+}
+
 void mg_node_free(mg_node *n) {
     if (!n) return;
     for (int i = 0; i < n->ninputs; i++) mg_release(n->inputs[i]);
     mg_release(n->out);
     if (n->ctx_free) n->ctx_free(n->ctx);
-    free(n);
+    if (nfree_nodes >= NODE_POOL_MAX) {
+        free(n);
+        return;
+    }
+    n->ctx = free_nodes;
+    free_nodes = n;
+    nfree_nodes++;
 }
 
 static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_tensor *out) {
-    mg_node *n = calloc(1, sizeof *n);
+    mg_node *n = node_alloc();
     if (!n) return mg_seterr(MG_ENOMEM, "%s: out of memory recording the graph", op->name);
     n->op = op;
     n->ninputs = op->arity;
@@ -97,7 +158,9 @@ static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_ten
     }
     out->grad_fn = n;
     out->requires_grad = true;
-    if (!mg_in_backward() && !mg_keep_grad())
+    bool any_grad = false; /* (the mode checks below cost more than this loop) */
+    for (int i = 0; i < op->arity; i++) any_grad = any_grad || in[i]->grad;
+    if (any_grad && !mg_in_backward() && !mg_keep_grad())
         for (int i = 0; i < op->arity; i++)
             if (in[i]->requires_grad) {
                 mg_release(in[i]->grad);

@@ -33,21 +33,51 @@ static int check_axes(const char *op, const mg_tensor *a, uint32_t *axes) {
 
 typedef struct { mg_dtype dt; } acc_ctx;
 
+/* The sum of a contiguous run, in SUM_LANES partial sums (independent
+ * chains the compiler keeps in vector registers), added up at the end. */
+#define SUM_LANES 16
+static double sum_run_f32(const float *x, int64_t n) {
+    double p[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++) p[k] += x[i + k];
+    double s = 0;
+    for (int k = 0; k < SUM_LANES; k++) s += p[k];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+static double sum_run_f64(const double *x, int64_t n) {
+    double p[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++) p[k] += x[i + k];
+    double s = 0;
+    for (int k = 0; k < SUM_LANES; k++) s += p[k];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
 /* acc[i * sa] += x[i * sx]; a run into one accumulator sums locally first. */
 static void acc_f32(const float *x, int64_t sx, double *acc, int64_t sa, int64_t n) {
     double s = 0;
-    if (sa == 0) {
+    if (sa == 0 && sx == 1) acc[0] += sum_run_f32(x, n);
+    else if (sa == 0) {
         for (int64_t i = 0; i < n; i++) s += x[i * sx];
         acc[0] += s;
-    } else
+    } else if (sa == 1 && sx == 1)
+        for (int64_t i = 0; i < n; i++) acc[i] += x[i];
+    else
         for (int64_t i = 0; i < n; i++) acc[i * sa] += x[i * sx];
 }
 static void acc_f64(const double *x, int64_t sx, double *acc, int64_t sa, int64_t n) {
     double s = 0;
-    if (sa == 0) {
+    if (sa == 0 && sx == 1) acc[0] += sum_run_f64(x, n);
+    else if (sa == 0) {
         for (int64_t i = 0; i < n; i++) s += x[i * sx];
         acc[0] += s;
-    } else
+    } else if (sa == 1 && sx == 1)
+        for (int64_t i = 0; i < n; i++) acc[i] += x[i];
+    else
         for (int64_t i = 0; i < n; i++) acc[i * sa] += x[i * sx];
 }
 

@@ -132,20 +132,80 @@ static void block_free(void *p, size_t capacity) {
     cache_bytes += capacity;
 }
 
-void mg_cache_clear(void) {
-    for (int c = 0; c < NCLASSES; c++)
-        while (cache[c]) {
-            cached_block *b = cache[c];
-            cache[c] = b->next;
-            free(b);
-        }
-    cache_bytes = 0;
+/* ---- small-object pools ------------------------------------------------------
+ * A script of scalar arithmetic makes and drops a tensor header, a storage
+ * and a node (ops.c) for every op; malloc and free of these dominated the
+ * cost of a tiny op.  Released headers, and storages whose data (at most
+ * SMALL_BYTES) lives inline after the storage header, go to per-thread free
+ * lists of at most POOL_MAX entries and are reused.  Under AddressSanitizer
+ * the lists stay empty, so every use after free is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#else
+#define POOL_MAX 4096
+#endif
+#define SMALL_BYTES 64
+
+typedef struct pooled {
+    struct pooled *next;
+} pooled;
+
+typedef struct {
+    pooled *head;
+    int n;
+} pool;
+
+static void *pool_get(pool *p) {
+    pooled *b = p->head;
+    if (!b) return NULL;
+    p->head = b->next;
+    p->n--;
+    return b;
 }
 
-mg_storage *mg_storage_new(size_t nbytes) {
-    mg_storage *s = malloc(sizeof *s);
-    size_t capacity = 0;
-    void *data = s ? block_alloc(nbytes, &capacity) : NULL;
+/* Keeps block (of the pool's size) for reuse, or frees it when the list is full. */
+static void pool_put(pool *p, void *block) {
+    if (p->n >= POOL_MAX) {
+        free(block);
+        return;
+    }
+    pooled *b = block;
+    b->next = p->head;
+    p->head = b;
+    p->n++;
+}
+
+static void pool_clear(pool *p) {
+    void *b;
+    while ((b = pool_get(p))) free(b);
+}
+
+/* A storage with its data inline (nbytes <= SMALL_BYTES). */
+typedef struct {
+    mg_storage s;
+    _Alignas(16) unsigned char data[SMALL_BYTES];
+} small_storage;
+
+static _Thread_local pool header_pool, small_pool;
+
+static bool is_inline(const mg_storage *s) {
+    return s->data == ((small_storage *)s)->data;
+}
+
+/* (mg_empty and free_one use the static versions, which the compiler inlines) */
+static inline mg_storage *storage_make(size_t nbytes) {
+    mg_storage *s;
+    size_t capacity = nbytes;
+    void *data;
+    if (nbytes <= SMALL_BYTES) {
+        small_storage *ss = pool_get(&small_pool);
+        if (!ss) ss = malloc(sizeof *ss);
+        s = ss ? &ss->s : NULL;
+        data = ss ? ss->data : NULL;
+    } else {
+        s = malloc(sizeof *s);
+        data = s ? block_alloc(nbytes, &capacity) : NULL;
+    }
     if (!s || !data) {
         free(s);
         mg_seterr(MG_ENOMEM, "out of memory allocating %zu bytes", nbytes);
@@ -161,18 +221,35 @@ mg_storage *mg_storage_new(size_t nbytes) {
     return s;
 }
 
-void mg_storage_release(mg_storage *s) {
+static inline void storage_drop(mg_storage *s) {
     if (s && --s->refcount == 0) {
         bytes_live -= s->nbytes;
+        if (is_inline(s)) {
+            pool_put(&small_pool, s);
+            return;
+        }
         block_free(s->data, s->capacity);
         free(s);
     }
 }
 
+void mg_cache_clear(void) {
+    for (int c = 0; c < NCLASSES; c++)
+        while (cache[c]) {
+            cached_block *b = cache[c];
+            cache[c] = b->next;
+            free(b);
+        }
+    cache_bytes = 0;
+    pool_clear(&header_pool);
+    pool_clear(&small_pool);
+}
+
 /* ---- tensor headers ----------------------------------------------------- */
-mg_tensor *mg_tensor_alloc(void) {
-    mg_tensor *t = calloc(1, sizeof *t);
-    if (!t) {
+static inline mg_tensor *header_make(void) {
+    mg_tensor *t = pool_get(&header_pool);
+    if (t) memset(t, 0, sizeof *t);
+    else if (!(t = calloc(1, sizeof *t))) {
         mg_seterr(MG_ENOMEM, "out of memory allocating a tensor");
         return NULL;
     }
@@ -181,13 +258,44 @@ mg_tensor *mg_tensor_alloc(void) {
     return t;
 }
 
+mg_storage *mg_storage_new(size_t nbytes) { return storage_make(nbytes); }
+void mg_storage_release(mg_storage *s) { storage_drop(s); }
+mg_tensor *mg_tensor_alloc(void) { return header_make(); }
+
+/* Gives back a header from mg_tensor_alloc (its references already dropped). */
+static void header_free(mg_tensor *t) {
+    pool_put(&header_pool, t);
+}
+
 mg_tensor *mg_retain(mg_tensor *t) {
     if (t) t->refcount++;
     return t;
 }
 
+/* The tensors waiting to be freed by one mg_release: a small array on the
+ * C stack first, then the heap. */
+#define RELEASE_LOCAL 32
+typedef struct {
+    mg_tensor **v;
+    size_t n, cap;
+    mg_tensor *local[RELEASE_LOCAL];
+} release_stack;
+
+static bool release_push(release_stack *s, mg_tensor *t) {
+    if (s->n == s->cap) {
+        size_t nc = s->cap * 2;
+        mg_tensor **nv = s->v == s->local ? malloc(nc * sizeof *nv) : realloc(s->v, nc * sizeof *nv);
+        if (!nv) return false;
+        if (s->v == s->local) memcpy(nv, s->local, sizeof s->local);
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = t;
+    return true;
+}
+
 /* Frees t's header and storage reference, and queues what it owned. */
-static void free_one(mg_tensor *t, mg_tensor ***stack, size_t *n, size_t *cap) {
+static void free_one(mg_tensor *t, release_stack *s) {
     mg_tensor *owned[MG_MAXINPUTS + 2];
     int nowned = 0;
     if (t->grad_fn) {
@@ -199,34 +307,28 @@ static void free_one(mg_tensor *t, mg_tensor ***stack, size_t *n, size_t *cap) {
         mg_node_free(nd);
     }
     owned[nowned++] = t->grad;
-    mg_storage_release(t->storage);
-    free(t);
+    storage_drop(t->storage);
+    header_free(t);
     for (int i = 0; i < nowned; i++) {
         mg_tensor *o = owned[i];
         if (!o || --o->refcount > 0) continue;
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 64;
-            mg_tensor **ns = realloc(*stack, nc * sizeof *ns);
-            if (!ns) { /* cannot queue: free recursively instead (rare) */
-                o->refcount = 1;
-                mg_release(o);
-                continue;
-            }
-            *stack = ns;
-            *cap = nc;
+        if (!release_push(s, o)) { /* cannot queue: free recursively instead (rare) */
+            o->refcount = 1;
+            mg_release(o);
         }
-        (*stack)[(*n)++] = o;
     }
 }
 
 /* Releases iteratively, so dropping a graph a million ops deep is safe. */
 void mg_release(mg_tensor *t) {
     if (!t || --t->refcount > 0) return;
-    mg_tensor **stack = NULL;
-    size_t n = 0, cap = 0;
-    free_one(t, &stack, &n, &cap);
-    while (n > 0) free_one(stack[--n], &stack, &n, &cap);
-    free(stack);
+    release_stack s;
+    s.v = s.local;
+    s.n = 0;
+    s.cap = RELEASE_LOCAL;
+    free_one(t, &s);
+    while (s.n > 0) free_one(s.v[--s.n], &s);
+    if (s.v != s.local) free(s.v);
 }
 
 int64_t mg_numel(const mg_tensor *t) {
@@ -274,7 +376,8 @@ int mg_shape_numel(int ndim, const int64_t *shape, int64_t *out) {
         if (shape[i] < 0)
             return mg_seterr(MG_ESHAPE, "shape %s has a negative size",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
-        if (shape[i] > 0 && nonzero > INT64_MAX / 16 / shape[i])
+        int64_t m; /* the non-zero sizes' product, leaving room for 16-byte elements */
+        if (shape[i] > 0 && (__builtin_mul_overflow(nonzero, shape[i], &m) || m > INT64_MAX / 16))
             return mg_seterr(MG_ENOMEM, "shape %s is too large",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
         if (shape[i] > 0) nonzero *= shape[i];
@@ -292,11 +395,11 @@ mg_tensor *mg_empty(int ndim, const int64_t *shape, mg_dtype dt) {
         mg_seterr(MG_ENOMEM, "tensor of %lld elements is too large", (long long)n);
         return NULL;
     }
-    mg_tensor *t = mg_tensor_alloc();
+    mg_tensor *t = header_make();
     if (!t) return NULL;
-    t->storage = mg_storage_new((size_t)n * mg_dtype_size(dt));
+    t->storage = storage_make((size_t)n * mg_dtype_size(dt));
     if (!t->storage) {
-        free(t);
+        header_free(t);
         return NULL;
     }
     t->ndim = ndim;
@@ -340,7 +443,13 @@ mg_tensor *mg_full_int(int ndim, const int64_t *shape, int64_t v, mg_dtype dt) {
     return t;
 }
 
-mg_tensor *mg_scalar(double v, mg_dtype dt) { return mg_full(0, NULL, v, dt); }
+mg_tensor *mg_scalar(double v, mg_dtype dt) {
+    if (!mg_dtype_is_float(dt)) return mg_full(0, NULL, v, dt); /* checks the range */
+    mg_tensor *t = mg_empty(0, NULL, dt);
+    if (t && dt == MG_FLOAT32) *(float *)t->storage->data = (float)v;
+    else if (t) *(double *)t->storage->data = v;
+    return t;
+}
 
 mg_tensor *mg_arange(double start, double stop, double step, mg_dtype dt) {
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
@@ -482,6 +591,30 @@ void mg_broadcast_strides(const mg_tensor *t, int ndim, const int64_t *shape, in
 /* ---- strided walk ------------------------------------------------------------ */
 #define MAXOPS 4
 
+/* Adjacent axes that every operand steps through as one (stride of the
+ * outer = stride of the inner * its size) are merged, and axes of size 1
+ * dropped, so the runs handed to fn are as long as the layouts allow:
+ * summing a {128, 32, 26, 26} tensor over axes 1, 3 and 4 walks runs of
+ * 676, not 26.  Returns the merged number of axes. */
+static int merge_axes(int ndim, const int64_t *shape, int nops, const int64_t *const *st,
+                      int64_t *mshape, int64_t (*mst)[MG_MAXDIM]) {
+    int m = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] == 1) continue;
+        bool joins = m > 0;
+        for (int k = 0; joins && k < nops; k++) joins = mst[k][m - 1] == st[k][d] * shape[d];
+        if (joins) {
+            mshape[m - 1] *= shape[d];
+            for (int k = 0; k < nops; k++) mst[k][m - 1] = st[k][d];
+            continue;
+        }
+        mshape[m] = shape[d];
+        for (int k = 0; k < nops; k++) mst[k][m] = st[k][d];
+        m++;
+    }
+    return m;
+}
+
 void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
                      const int64_t *const *st, const size_t *esz, mg_run_fn fn, void *ctx) {
     int64_t idx[MG_MAXDIM] = {0};
@@ -490,9 +623,12 @@ void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
     int64_t total = 1;
     for (int d = 0; d < ndim; d++) total *= shape[d];
     if (total == 0) return;
+    int64_t mshape[MG_MAXDIM], mst[MAXOPS][MG_MAXDIM];
+    ndim = merge_axes(ndim, shape, nops, st, mshape, mst);
+    shape = mshape;
     for (int k = 0; k < nops; k++) {
         p[k] = base[k];
-        inner[k] = ndim ? st[k][ndim - 1] : 0;
+        inner[k] = ndim ? mst[k][ndim - 1] : 0;
     }
     if (ndim == 0) {
         fn(p, inner, 1, ctx);
@@ -503,9 +639,9 @@ void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
         fn(p, inner, run, ctx);
         for (int d = ndim - 2; d >= 0; d--) { /* advance the outer counter */
             idx[d]++;
-            for (int k = 0; k < nops; k++) p[k] += st[k][d] * (int64_t)esz[k];
+            for (int k = 0; k < nops; k++) p[k] += mst[k][d] * (int64_t)esz[k];
             if (idx[d] < shape[d]) break;
-            for (int k = 0; k < nops; k++) p[k] -= st[k][d] * shape[d] * (int64_t)esz[k];
+            for (int k = 0; k < nops; k++) p[k] -= mst[k][d] * shape[d] * (int64_t)esz[k];
             idx[d] = 0;
         }
     }
@@ -523,13 +659,30 @@ static double load(const char *p, mg_dtype dt) {
     }
 }
 
+/* A run of same-dtype elements, moved as integers of the element's size. */
+static void copy_run(char **p, const int64_t *st, int64_t n, size_t es) {
+    if (st[0] == 1 && st[1] == 1) {
+        memcpy(p[1], p[0], (size_t)n * es);
+    } else if (es == 4) {
+        const uint32_t *s = (const uint32_t *)p[0];
+        uint32_t *d = (uint32_t *)p[1];
+        for (int64_t i = 0; i < n; i++) d[i * st[1]] = s[i * st[0]];
+    } else if (es == 8) {
+        const uint64_t *s = (const uint64_t *)p[0];
+        uint64_t *d = (uint64_t *)p[1];
+        for (int64_t i = 0; i < n; i++) d[i * st[1]] = s[i * st[0]];
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            memcpy(p[1] + i * st[1] * (int64_t)es, p[0] + i * st[0] * (int64_t)es, es);
+    }
+}
+
 static void cast_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     const cast_ctx *c = vctx;
     size_t es = mg_dtype_size(c->from), ed = mg_dtype_size(c->to);
     char *src = p[0], *dst = p[1];
     if (c->from == c->to) {
-        for (int64_t i = 0; i < n; i++)
-            memcpy(dst + i * st[1] * (int64_t)ed, src + i * st[0] * (int64_t)es, es);
+        copy_run(p, st, n, es);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -575,12 +728,45 @@ mg_tensor *mg_copy_of(mg_tensor *a, mg_dtype dt) {
     return c;
 }
 
+/* A transposed matrix (rows r, cols c, src element (i, j) at i + j * ld)
+ * copied into the contiguous dst in square tiles, so both sides stay in cache. */
+#define TILE 32
+static void transpose_copy(const char *src, char *dst, int64_t r, int64_t c, int64_t ld,
+                           size_t es) {
+    for (int64_t i0 = 0; i0 < r; i0 += TILE)
+        for (int64_t j0 = 0; j0 < c; j0 += TILE) {
+            int64_t i1 = i0 + TILE < r ? i0 + TILE : r, j1 = j0 + TILE < c ? j0 + TILE : c;
+            for (int64_t i = i0; i < i1; i++) {
+                char *p[2] = {(char *)src + (i + j0 * ld) * (int64_t)es, dst + (i * c + j0) * (int64_t)es};
+                int64_t st[2] = {ld, 1};
+                copy_run(p, st, j1 - j0, es);
+            }
+        }
+}
+
+/* Whether src is a transposed matrix (2-d, or with leading axes of size 1)
+ * worth the tiled copy. */
+static bool is_transposed_matrix(const mg_tensor *src) {
+    int n = src->ndim;
+    if (n < 2) return false;
+    for (int d = 0; d < n - 2; d++)
+        if (src->shape[d] != 1) return false;
+    return src->stride[n - 2] == 1 && src->stride[n - 1] >= src->shape[n - 2] &&
+           src->shape[n - 2] >= TILE && src->shape[n - 1] >= TILE;
+}
+
 int mg_copy_cast(const mg_tensor *src, void *dst, mg_dtype dt) {
     if (dt == MG_INT64 && check_int_range(src)) return MG_EVALUE;
     int64_t cst[MG_MAXDIM];
     mg_contiguous_strides(src->ndim, src->shape, cst);
     if (src->dtype == dt && mg_is_contiguous(src)) {
         memcpy(dst, mg_data_ptr(src), (size_t)mg_numel(src) * mg_dtype_size(dt));
+        return MG_OK;
+    }
+    if (src->dtype == dt && is_transposed_matrix(src)) {
+        int n = src->ndim;
+        transpose_copy(mg_data_ptr(src), dst, src->shape[n - 2], src->shape[n - 1],
+                       src->stride[n - 1], mg_dtype_size(dt));
         return MG_OK;
     }
     cast_ctx c = {src->dtype, dt};
