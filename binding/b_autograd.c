@@ -21,11 +21,12 @@ static int m_backward(lua_State *L) {
         lua_pushnil(L);
         lua_insert(L, 2);
     }
+    /* the options first: reading them may raise, and tmp must not leak */
+    mg_backward_opts o = {lmg_opt_bool(L, opts, "retain_graph", false),
+                          lmg_opt_bool(L, opts, "create_graph", false)};
     mg_tensor *g = NULL, *tmp = NULL;
     if (lua_type(L, 2) == LUA_TNUMBER) tmp = g = lmg_scalar_for(L, 2, y);
     else if (!lua_isnoneornil(L, 2)) g = lmg_checklike(L, 2, "backward");
-    mg_backward_opts o = {lmg_opt_bool(L, opts, "retain_graph", false),
-                          lmg_opt_bool(L, opts, "create_graph", false)};
     int rc = mg_backward(y, g, &o);
     mg_release(tmp);
     if (rc) return lmg_error(L, "backward");

@@ -1,6 +1,7 @@
 /* b_create.c — creating tensors from Lua (mg.tensor from nested tables,
  * zeros/ones/full/empty and *_like, arange, linspace, logspace, eye,
  * mg.random.*), and converting them back (totable, item, astype, clone). */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -294,15 +295,31 @@ static void push_nested(lua_State *L, const mg_tensor *t, int depth, int64_t *po
         push_elem(L, t, (*pos)++);
         return;
     }
-    lua_createtable(L, (int)t->shape[depth], 0);
+    lua_createtable(L, t->shape[depth] < INT_MAX ? (int)t->shape[depth] : 0, 0);
     for (int64_t i = 0; i < t->shape[depth]; i++) {
         push_nested(L, t, depth + 1, pos);
         lua_rawseti(L, -2, i + 1);
     }
 }
 
+/* How many Lua tables totable makes: one per index of every axis but the
+ * last (a zero-size {2^40, 0} still needs 2^40 empty tables). */
+static double tables_needed(const mg_tensor *t) {
+    double total = 1, level = 1;
+    for (int i = 0; i + 1 < t->ndim; i++) {
+        level *= (double)t->shape[i];
+        total += level;
+    }
+    return total;
+}
+
 static int m_totable(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "totable");
+    if (tables_needed(t) > INT_MAX) {
+        char s[256];
+        return luaL_error(L, "totable: a tensor of shape %s would need %.0f nested Lua tables",
+                          mg_shape_str(t->ndim, t->shape, s, sizeof s), tables_needed(t));
+    }
     int64_t pos = 0;
     luaL_checkstack(L, MG_MAXDIM + 4, "totable");
     push_nested(L, t, 0, &pos);

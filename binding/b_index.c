@@ -37,6 +37,11 @@ static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *
     if (n == 1) hb = ha;
     if (!hs) s = 1;
     if (s == 0) luaL_error(L, "index: slice step cannot be 0 (axis %d)", axis + 1);
+    /* a step longer than the axis takes one element at most: the same
+     * slice with |step| = len, which keeps -s and the counts below exact */
+    int64_t most = len > 0 ? len : 1;
+    if (s > most) s = most;
+    if (s < -most) s = -most;
     if ((ha && a == 0) || (hb && b == 0))
         luaL_error(L, "index: 0 is not a valid position (indices are 1-based; -1 is the last)");
     int64_t lo, hi; /* 0-based first and inclusive last, before clamping */

@@ -193,14 +193,17 @@ int mg_shape_numel(int ndim, const int64_t *shape, int64_t *out) {
     char buf[256];
     if (ndim < 0 || ndim > MG_MAXDIM)
         return mg_seterr(MG_ESHAPE, "a tensor has at most %d axes, got %d", MG_MAXDIM, ndim);
-    int64_t n = 1;
+    /* The product of the non-zero sizes is bounded too (as NumPy does), so
+     * a zero-size {0, 2^62, 2^62} cannot overflow strides or loops. */
+    int64_t n = 1, nonzero = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return mg_seterr(MG_ESHAPE, "shape %s has a negative size",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
-        if (shape[i] > 0 && n > INT64_MAX / 16 / shape[i])
+        if (shape[i] > 0 && nonzero > INT64_MAX / 16 / shape[i])
             return mg_seterr(MG_ENOMEM, "shape %s is too large",
                              mg_shape_str(ndim, shape, buf, sizeof buf));
+        if (shape[i] > 0) nonzero *= shape[i];
         n *= shape[i];
     }
     *out = n;
