@@ -161,13 +161,30 @@ static mg_dtype dtype_or_default(lua_State *L, int opts, const char *fn, mg_dtyp
     return dt < 0 ? dflt : (mg_dtype)dt;
 }
 
+/* What may follow a shape: nothing, a dtype string or an option table
+ * (so mg.zeros(x) or mg.zeros(2, true) is an error, not a 0-d tensor). */
+static void check_after_shape(lua_State *L, int idx, const char *fn) {
+    int t = lua_type(L, idx);
+    if (t == LUA_TNONE || t == LUA_TNIL || t == LUA_TSTRING || (t == LUA_TTABLE && !lmg_is(L, idx)))
+        return;
+    luaL_error(L, "%s: expected a shape (integers or a table of them), then a dtype or an option "
+                  "table; argument #%d is a %s%s", fn, idx, luaL_typename(L, idx),
+               lmg_is(L, idx) ? " (for the shape of a tensor, use the *_like functions or x.shape)" : "");
+}
+
 /* mg.zeros(shape...) and friends: shape as a table or integers, then
  * optional dtype string or option table. */
 static int filled(lua_State *L, const char *fn, double v, bool has_value) {
     int ndim;
     int64_t shape[MG_MAXDIM];
     int next = lmg_shape_args(L, 1, &ndim, shape, fn);
-    if (has_value) v = luaL_checknumber(L, next++);
+    if (has_value) {
+        if (lua_type(L, next) != LUA_TNUMBER)
+            return luaL_error(L, "%s: expected the fill value (a number) after the shape, got %s", fn,
+                              luaL_typename(L, next));
+        v = lua_tonumber(L, next++);
+    }
+    check_after_shape(L, next, fn);
     mg_dtype dflt = has_value && lua_isinteger(L, next - 1) ? MG_INT64 : mg_default_float();
     mg_dtype dt = dtype_or_default(L, next, fn, dflt);
     if (has_value && lua_isinteger(L, next - 1) && dt == MG_INT64)
@@ -221,6 +238,8 @@ static int f_logspace(lua_State *L) {
         base = luaL_optnumber(L, -1, 10);
         lua_pop(L, 1);
     }
+    if (!(base > 0 && isfinite(base)))
+        return luaL_error(L, "logspace: base must be a finite number > 0, got %f", base);
     mg_dtype dt = dtype_or_default(L, 4, "logspace", mg_default_float());
     mg_tensor *t = mg_linspace(a, b, n, dt);
     if (!t) lmg_error(L, "logspace");
@@ -247,6 +266,7 @@ static int random_fill(lua_State *L, const char *fn,
     int ndim;
     int64_t shape[MG_MAXDIM];
     int next = lmg_shape_args(L, 1, &ndim, shape, fn);
+    check_after_shape(L, next, fn);
     mg_dtype dt = dtype_or_default(L, next, fn, mg_default_float());
     return push_new(L, make(ndim, shape, dt), next, fn);
 }
@@ -329,7 +349,8 @@ static int m_totable(lua_State *L) {
 static int m_item(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "item");
     if (mg_numel(t) != 1)
-        return luaL_error(L, "item: the tensor has %d elements, expected exactly 1", (int)mg_numel(t));
+        return luaL_error(L, "item: the tensor has %I elements, expected exactly 1",
+                          (lua_Integer)mg_numel(t));
     push_elem(L, t, 0);
     return 1;
 }

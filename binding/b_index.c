@@ -86,8 +86,8 @@ static int parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_a
         int64_t r = resolve(i, len);
         if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices are 1-based; -1 is the last)");
         if (r < 0 || r >= len)
-            luaL_error(L, "index: index %d is out of range for axis %d of size %d", (int)i, axis + 1,
-                       (int)len);
+            luaL_error(L, "index: index %I is out of range for axis %d of size %I", (lua_Integer)i,
+                       axis + 1, (lua_Integer)len);
         ix->kind = MG_IDX_INT;
         ix->start = r;
     } else if (lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), ":") == 0) {
@@ -115,7 +115,7 @@ static int parse_key(lua_State *L, const mg_tensor *t, mg_aindex *ix, bool *tens
     }
     lua_Integer n = luaL_len(L, 2);
     if (n > t->ndim)
-        luaL_error(L, "index: too many indices (%d) for a tensor with %d axes", (int)n, t->ndim);
+        luaL_error(L, "index: too many indices (%I) for a tensor with %d axes", (lua_Integer)n, t->ndim);
     int axis = 0;
     for (lua_Integer k = 1; k <= n; k++) {
         lua_geti(L, 2, k);

@@ -74,8 +74,8 @@ mg_tensor *lmg_scalar_for(lua_State *L, int idx, const mg_tensor *other) {
 int lmg_axis(lua_State *L, lua_Integer axis, int ndim, const char *fn) {
     if (axis >= 1 && axis <= ndim) return (int)axis - 1;
     if (axis <= -1 && axis >= -ndim) return ndim + (int)axis;
-    return luaL_error(L, "%s: axis %d is out of range for a tensor with %d axes (axes are "
-                         "1-based; -1 is the last)", fn, (int)axis, ndim);
+    return luaL_error(L, "%s: axis %I is out of range for a tensor with %d axes (axes are "
+                         "1-based; -1 is the last)", fn, axis, ndim);
 }
 
 uint32_t lmg_axes_arg(lua_State *L, int idx, int ndim, const char *fn) {
@@ -120,7 +120,7 @@ int lmg_shape_args(lua_State *L, int idx, int *ndim, int64_t *shape, const char 
         }
     }
     for (int i = 0; i < n; i++)
-        if (shape[i] < 0) luaL_error(L, "%s: shape entries must be >= 0, got %d", fn, (int)shape[i]);
+        if (shape[i] < 0) luaL_error(L, "%s: shape entries must be >= 0, got %I", fn, (lua_Integer)shape[i]);
     *ndim = n;
     return idx;
 }
