@@ -133,7 +133,9 @@ static int f_autograd_grad(lua_State *L) {
 
 /* mg.null_grads({p1, p2, ...}) */
 static int f_null_grads(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1) || lmg_is(L, 1))
+        return luaL_error(L, "null_grads: expected a list of tensors, got %s",
+                          lmg_is(L, 1) ? "a tensor (use x:null_grad())" : luaL_typename(L, 1));
     lua_Integer n = luaL_len(L, 1);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);

@@ -3,6 +3,7 @@
  * mg.random.*), and converting them back (totable, item, astype, clone). */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
@@ -168,8 +169,8 @@ static void check_after_shape(lua_State *L, int idx, const char *fn) {
     if (t == LUA_TNONE || t == LUA_TNIL || t == LUA_TSTRING || (t == LUA_TTABLE && !lmg_is(L, idx)))
         return;
     luaL_error(L, "%s: expected a shape (integers or a table of them), then a dtype or an option "
-                  "table; argument #%d is a %s%s", fn, idx, luaL_typename(L, idx),
-               lmg_is(L, idx) ? " (for the shape of a tensor, use the *_like functions or x.shape)" : "");
+                  "table; argument #%d is a %s", fn, idx, lmg_is(L, idx) ? "tensor (for the shape "
+                  "of a tensor, use the *_like functions or x.shape)" : luaL_typename(L, idx));
 }
 
 /* mg.zeros(shape...) and friends: shape as a table or integers, then
@@ -196,10 +197,25 @@ static int f_ones(lua_State *L) { return filled(L, "ones", 1, false); }
 static int f_empty(lua_State *L) { return filled(L, "empty", 0, false); }
 static int f_full(lua_State *L) { return filled(L, "full", 0, true); }
 
+/* Number arguments, with messages that name the function and the argument
+ * (luaL_check* cannot always tell the function's name). */
+static lua_Integer int_arg(lua_State *L, int idx, const char *what, const char *fn) {
+    if (!lua_isinteger(L, idx))
+        luaL_error(L, "%s: %s must be an integer, got %s", fn, what,
+                   lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number" : luaL_typename(L, idx));
+    return lua_tointeger(L, idx);
+}
+
+static double num_arg(lua_State *L, int idx, const char *what, const char *fn) {
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "%s: %s must be a number, got %s", fn, what, luaL_typename(L, idx));
+    return lua_tonumber(L, idx);
+}
+
 static int liked(lua_State *L, const char *fn, double v, bool has_value) {
     mg_tensor *t = lmg_checklike(L, 1, fn);
     int opts = has_value ? 3 : 2;
-    if (has_value) v = luaL_checknumber(L, 2);
+    if (has_value) v = num_arg(L, 2, "the fill value", fn);
     mg_dtype dt = dtype_or_default(L, opts, fn, t->dtype);
     if (has_value && lua_isinteger(L, 2) && dt == MG_INT64)
         return push_new(L, mg_full_int(t->ndim, t->shape, lua_tointeger(L, 2), dt), opts, fn);
@@ -210,6 +226,25 @@ static int f_ones_like(lua_State *L) { return liked(L, "ones_like", 1, false); }
 static int f_empty_like(lua_State *L) { return liked(L, "empty_like", 0, false); }
 static int f_full_like(lua_State *L) { return liked(L, "full_like", 0, true); }
 
+/* arange of Lua integers into int64, exactly (doubles lose the low bits of
+ * integers past 2^53): the count and the values in unsigned arithmetic. */
+static mg_tensor *arange_int(lua_Integer start, lua_Integer stop, lua_Integer step) {
+    uint64_t count = 0;
+    if (step > 0 && stop > start)
+        count = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
+    else if (step < 0 && stop < start)
+        count = ((uint64_t)start - (uint64_t)stop - 1) / (0 - (uint64_t)step) + 1;
+    if (count > (uint64_t)INT64_MAX) {
+        mg_seterr(MG_ENOMEM, "arange: %llu elements is too many", (unsigned long long)count);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    mg_tensor *t = mg_empty(1, &n, MG_INT64);
+    int64_t *v = t ? mg_data_ptr(t) : NULL;
+    for (int64_t i = 0; i < n; i++) v[i] = (int64_t)((uint64_t)start + (uint64_t)i * (uint64_t)step);
+    return t;
+}
+
 static int f_arange(lua_State *L) {
     int n = 0;
     while (n < 3 && lua_type(L, n + 1) == LUA_TNUMBER) n++;
@@ -219,23 +254,35 @@ static int f_arange(lua_State *L) {
     double start = n >= 2 ? lua_tonumber(L, 1) : 0, stop = n >= 2 ? lua_tonumber(L, 2) : lua_tonumber(L, 1);
     double step = n == 3 ? lua_tonumber(L, 3) : 1;
     mg_dtype dt = dtype_or_default(L, n + 1, "arange", ints ? MG_INT64 : mg_default_float());
+    if (ints && dt == MG_INT64) {
+        lua_Integer istep = n == 3 ? lua_tointeger(L, 3) : 1;
+        if (istep == 0) return luaL_error(L, "arange: step must be non-zero");
+        return push_new(L, arange_int(n >= 2 ? lua_tointeger(L, 1) : 0,
+                                      lua_tointeger(L, n >= 2 ? 2 : 1), istep), n + 1, "arange");
+    }
     return push_new(L, mg_arange(start, stop, step, dt), n + 1, "arange");
 }
 
+/* (start, stop, count = 50) of linspace and logspace */
+static lua_Integer space_args(lua_State *L, double *a, double *b, const char *fn) {
+    *a = num_arg(L, 1, "start", fn);
+    *b = num_arg(L, 2, "stop", fn);
+    return lua_isnoneornil(L, 3) ? 50 : int_arg(L, 3, "the number of points", fn);
+}
+
 static int f_linspace(lua_State *L) {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    lua_Integer n = luaL_optinteger(L, 3, 50);
+    double a, b;
+    lua_Integer n = space_args(L, &a, &b, "linspace");
     mg_dtype dt = dtype_or_default(L, 4, "linspace", mg_default_float());
     return push_new(L, mg_linspace(a, b, n, dt), 4, "linspace");
 }
 
 static int f_logspace(lua_State *L) {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    lua_Integer n = luaL_optinteger(L, 3, 50);
+    double a, b;
+    lua_Integer n = space_args(L, &a, &b, "logspace");
     double base = 10;
     if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "base");
-        base = luaL_optnumber(L, -1, 10);
+        if (lua_getfield(L, 4, "base") != LUA_TNIL) base = num_arg(L, -1, "base", "logspace");
         lua_pop(L, 1);
     }
     if (!(base > 0 && isfinite(base)))
@@ -248,7 +295,7 @@ static int f_logspace(lua_State *L) {
 }
 
 static int f_eye(lua_State *L) {
-    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_Integer n = int_arg(L, 1, "the number of rows", "eye");
     int opts = 2;
     lua_Integer m = n;
     if (lua_isinteger(L, 2)) {
@@ -274,7 +321,7 @@ static int f_rand(lua_State *L) { return random_fill(L, "rand", mg_rand); }
 static int f_randn(lua_State *L) { return random_fill(L, "randn", mg_randn); }
 
 static int f_randint(lua_State *L) {
-    lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
+    lua_Integer lo = int_arg(L, 1, "low", "randint"), hi = int_arg(L, 2, "high", "randint");
     int ndim;
     int64_t shape[MG_MAXDIM];
     lmg_shape_args(L, 3, &ndim, shape, "randint");
@@ -283,7 +330,7 @@ static int f_randint(lua_State *L) {
 }
 
 static int f_seed(lua_State *L) {
-    mg_seed((uint64_t)luaL_checkinteger(L, 1));
+    mg_seed((uint64_t)int_arg(L, 1, "the seed", "seed"));
     return 0;
 }
 
@@ -336,9 +383,10 @@ static double tables_needed(const mg_tensor *t) {
 static int m_totable(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "totable");
     if (tables_needed(t) > INT_MAX) {
-        char s[256];
-        return luaL_error(L, "totable: a tensor of shape %s would need %.0f nested Lua tables",
-                          mg_shape_str(t->ndim, t->shape, s, sizeof s), tables_needed(t));
+        char s[256], n[64];
+        snprintf(n, sizeof n, "%.0f", tables_needed(t));
+        return luaL_error(L, "totable: a tensor of shape %s would need %s nested Lua tables",
+                          mg_shape_str(t->ndim, t->shape, s, sizeof s), n);
     }
     int64_t pos = 0;
     luaL_checkstack(L, MG_MAXDIM + 4, "totable");

@@ -190,6 +190,13 @@ static int m_reshape(lua_State *L) {
     return 1;
 }
 
+static lua_Integer int_at(lua_State *L, int idx, const char *fn) {
+    if (!lua_isinteger(L, idx))
+        luaL_error(L, "%s: axes must be integers, got %s", fn,
+                   lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number" : luaL_typename(L, idx));
+    return lua_tointeger(L, idx);
+}
+
 static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, const char *fn) {
     int n = 0;
     if (lua_istable(L, from)) {
@@ -197,13 +204,13 @@ static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, cons
         if (len > MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
         for (lua_Integer i = 1; i <= len; i++) {
             lua_geti(L, from, i);
-            axes[n++] = lmg_axis(L, luaL_checkinteger(L, -1), t->ndim, fn);
+            axes[n++] = lmg_axis(L, int_at(L, -1, fn), t->ndim, fn);
             lua_pop(L, 1);
         }
     } else {
         for (int i = from; !lua_isnoneornil(L, i); i++) {
             if (n == MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
-            axes[n++] = lmg_axis(L, luaL_checkinteger(L, i), t->ndim, fn);
+            axes[n++] = lmg_axis(L, int_at(L, i, fn), t->ndim, fn);
         }
     }
     return n;
@@ -249,8 +256,8 @@ static int m_transpose(lua_State *L) {
 
 static int m_swapaxes(lua_State *L) {
     mg_tensor *t = lmg_checklike(L, 1, "swapaxes");
-    int i = lmg_axis(L, luaL_checkinteger(L, 2), t->ndim, "swapaxes");
-    int j = lmg_axis(L, luaL_checkinteger(L, 3), t->ndim, "swapaxes");
+    int i = lmg_axis(L, int_at(L, 2, "swapaxes"), t->ndim, "swapaxes");
+    int j = lmg_axis(L, int_at(L, 3, "swapaxes"), t->ndim, "swapaxes");
     lmg_push(L, mg_swapaxes(t, i, j), "swapaxes");
     return 1;
 }

@@ -135,7 +135,10 @@ bool lmg_opt_bool(lua_State *L, int opts, const char *key, bool dflt) {
 
 mg_dtype lmg_dtype_arg(lua_State *L, int idx, const char *fn) {
     mg_dtype dt;
-    const char *name = luaL_checkstring(L, idx);
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "%s: the dtype must be a string such as \"float64\", got %s", fn,
+                   luaL_typename(L, idx));
+    const char *name = lua_tostring(L, idx);
     if (mg_dtype_from_name(name, &dt)) lmg_error(L, fn);
     return dt;
 }
