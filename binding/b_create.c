@@ -240,7 +240,8 @@ static mg_tensor *arange_int(lua_Integer start, lua_Integer stop, lua_Integer st
     }
     int64_t n = (int64_t)count;
     mg_tensor *t = mg_empty(1, &n, MG_INT64);
-    int64_t *v = t ? mg_data_ptr(t) : NULL;
+    if (!t) return NULL;
+    int64_t *v = mg_data_ptr(t);
     for (int64_t i = 0; i < n; i++) v[i] = (int64_t)((uint64_t)start + (uint64_t)i * (uint64_t)step);
     return t;
 }

@@ -399,6 +399,7 @@ describe("dtypes", function()
     assert.are.same({10, 7, 4, 1}, mg.arange(10, 0, -3):totable())
     assert.are.same({}, mg.arange(0, 10, -1):totable())
     raises(function() return mg.arange(0, 10, 0) end, "arange", "step")
+    raises(function() return mg.arange(2, 1 << 62) end, "arange", "too large") -- (fuzz)
   end)
 
   it("in-place results that do not fit the tensor's dtype", function()
