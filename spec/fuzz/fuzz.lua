@@ -539,20 +539,24 @@ end
 -- Einsum subscripts for the given operand infos (sometimes malformed).
 local function gen_subscripts(infos)
   if chance(0.15) then return lit(pick(STRINGS)) end
-  local letters = {"i", "j", "k", "l"}
+  local letters = chance(0.8) and {"i", "j", "k", "l"} or {"i", "j", "A", "Z", "z", "a"}
   local parts, used = {}, {}
   for k, inf in ipairs(infos) do
     local s = {}
-    for a = 1, (inf and inf.ndim or 1) do
+    local nd = inf and inf.ndim or 1
+    local ell = chance(0.2) and random(0, nd) -- "..." standing for some leading axes
+    for a = 1, ell and (nd - ell) or nd do
       local l = pick(letters)
       s[a] = l
       used[l] = true
     end
-    parts[k] = table.concat(s)
+    parts[k] = (ell and "..." or "") .. table.concat(s)
+    if chance(0.05) then parts[k] = parts[k] .. pick({" ", ".", "..", "1", "-"}) end
   end
   local out = table.concat(parts, ",")
   if chance(0.7) then
     local o = {}
+    if out:find("...", 1, true) and chance(0.7) then o[1] = "..." end
     for _, l in ipairs(letters) do
       if used[l] and chance(0.6) then o[#o + 1] = l end
     end
@@ -801,6 +805,11 @@ local function call_method()
   local args = gen_args(n, false)
   if chance(0.9) then
     local self = chance(0.93) and (pool_ref() or gen_fresh()) or gen_closed()
+    if name:match("_$") and self:match("^v%[") and chance(0.5) then
+      -- in place through a constant view of a pool tensor (a variable's
+      -- storage changes under its graph: the version checks must see it)
+      self = self .. pick({".data", ":detach()", ".T:detach()", "[1]:detach()"})
+    end
     if PROFILE[name] and chance(0.85) then
       args = profiled(PROFILE[name], self)
       n = #args
@@ -918,10 +927,17 @@ local function misc()
   return "mg.keep_grads(" .. lit(chance(0.5)) .. ")"
 end
 
+-- Functions with much code behind their arguments are drawn more often.
+local HEAVIER = {einsum = 6, matmul = 3, multi_matmul = 3, gru = 5, batchnorm = 4, dense = 3,
+  embedding = 3, cat = 2, concatenate = 2, stack = 2, split = 2, pad = 2, tile = 2, norm = 2,
+  where = 2, repeat_interleave = 2, diagonal = 2, var = 2, Function = 3, grad = 3}
+local FUNC_WEIGHTS = {}
+for _, name in ipairs(FUNCS) do FUNC_WEIGHTS[name] = HEAVIER[name:match("([%w_]+)$")] or 1 end
+
 local function statement()
   local kind = weighted({func = 30, method = 28, op = 8, prop = 4, get = 8, set = 6,
     backward = 8, view = 4, callable = 2, misc = 2})
-  if kind == "func" then return call_function(pick(FUNCS))
+  if kind == "func" then return call_function(weighted(FUNC_WEIGHTS))
   elseif kind == "method" then return call_method()
   elseif kind == "op" then return operator()
   elseif kind == "prop" then return property()
