@@ -3,6 +3,8 @@
  * minimum, logaddexp, comparisons (bool results), isnan/isinf/isfinite,
  * logical ops, where, clip and the any/all reductions.  Each is mg.f(x, ...)
  * and, except where, the method x:f(...); numbers go on either side. */
+#include <math.h>
+
 #include "binding.h"
 
 typedef mg_tensor *(*binop)(mg_tensor *, mg_tensor *);
@@ -88,18 +90,24 @@ static int m_round(lua_State *L) {
                               lua_type(L, 2) == LUA_TNUMBER ? lua_tostring(L, 2) : luaL_typename(L, 2));
         d = lua_tointeger(L, 2);
     }
-    if (d > 1000) d = 1000; /* out of range either way; the library says so */
-    if (d < -1000) d = -1000;
+    if (d > 1000 || d < -1000) /* (the library's own range check names the limits) */
+        return luaL_error(L, "round: decimals must be between -308 and 308, got %I", d);
     lmg_push(L, mg_round(x, (int)d), "round");
     return 1;
 }
 
 /* A bound of clip at idx: nil (NULL), a number (a 0-d tensor typed to go
- * with x, to be released: stored in *tmp) or a tensor-like. */
-static mg_tensor *clip_bound(lua_State *L, int idx, const mg_tensor *x, mg_tensor **tmp) {
+ * with x, which replaces the number on the stack, so a later Lua error
+ * cannot leak it) or a tensor-like. */
+static mg_tensor *clip_bound(lua_State *L, int idx, const mg_tensor *x) {
     if (lua_isnoneornil(L, idx)) return NULL;
-    if (lua_type(L, idx) == LUA_TNUMBER) return *tmp = lmg_scalar_for(L, idx, x);
-    return lmg_checklike(L, idx, "clip");
+    if (lua_type(L, idx) != LUA_TNUMBER) return lmg_checklike(L, idx, "clip");
+    if (isnan(lua_tonumber(L, idx)))
+        luaL_error(L, "clip: the %s bound is nan", idx == 2 ? "lower" : "upper");
+    mg_tensor *b = lmg_scalar_for(L, idx, x);
+    lmg_push(L, b, "clip");
+    lua_replace(L, idx);
+    return b;
 }
 
 /* clip(x, lo, hi), clip(x, {min = lo, max = hi}): either bound may be nil. */
@@ -112,13 +120,9 @@ static int m_clip(lua_State *L) {
         else lua_pop(L, 2);
     }
     lua_settop(L, 3);
-    mg_tensor *tlo = NULL, *thi = NULL;
-    mg_tensor *lo = clip_bound(L, 2, x, &tlo);
-    mg_tensor *hi = clip_bound(L, 3, x, &thi);
-    mg_tensor *r = mg_clip(x, lo, hi);
-    mg_release(tlo);
-    mg_release(thi);
-    lmg_push(L, r, "clip");
+    mg_tensor *lo = clip_bound(L, 2, x);
+    mg_tensor *hi = clip_bound(L, 3, x);
+    lmg_push(L, mg_clip(x, lo, hi), "clip");
     return 1;
 }
 
