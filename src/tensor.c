@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,7 @@ typedef struct {
 static _Thread_local pool header_pool, small_pool;
 
 static bool is_inline(const mg_storage *s) {
-    return s->data == ((small_storage *)s)->data;
+    return (uintptr_t)s->data == (uintptr_t)s + offsetof(small_storage, data);
 }
 
 /* (mg_empty and free_one use the static versions, which the compiler inlines) */
