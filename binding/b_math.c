@@ -7,38 +7,10 @@
 
 #include "binding.h"
 
-typedef mg_tensor *(*binop)(mg_tensor *, mg_tensor *);
-typedef mg_tensor *(*unop)(mg_tensor *);
-
-/* A Lua number beside a tensor becomes a 0-d tensor of a fitting dtype
- * (the weak scalar rule: a float tensor keeps its dtype). */
-static int binary(lua_State *L, binop op, const char *fn) {
-    mg_tensor *a, *b, *tmp = NULL;
-    if (lmg_is(L, 1) && lua_type(L, 2) == LUA_TNUMBER) {
-        a = lmg_check(L, 1, fn);
-        tmp = b = lmg_scalar_for(L, 2, a);
-    } else if (lmg_is(L, 2) && lua_type(L, 1) == LUA_TNUMBER) {
-        b = lmg_check(L, 2, fn);
-        tmp = a = lmg_scalar_for(L, 1, b);
-    } else {
-        a = lmg_checklike(L, 1, fn);
-        b = lmg_checklike(L, 2, fn);
-    }
-    mg_tensor *r = op(a, b);
-    mg_release(tmp);
-    lmg_push(L, r, fn);
-    return 1;
-}
-
-static int unary(lua_State *L, unop op, const char *fn) {
-    lmg_push(L, op(lmg_checklike(L, 1, fn)), fn);
-    return 1;
-}
-
 #define BIN(cname, op, fn) \
-    static int cname(lua_State *L) { return binary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_binary(L, op, fn); }
 #define UN(cname, op, fn) \
-    static int cname(lua_State *L) { return unary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_unary(L, op, fn); }
 
 UN(m_tan, mg_tan, "tan")
 UN(m_arcsin, mg_arcsin, "arcsin")
@@ -149,31 +121,8 @@ static int m_where(lua_State *L) {
 /* ---- any / all ---------------------------------------------------------------
  * x:any(), x:any(axis), x:any(axis, keepdims), x:any({1, 2}),
  * x:any({axis = 1, keepdims = true}). */
-static bool is_options(lua_State *L, int idx) {
-    if (!lua_istable(L, idx) || lmg_is(L, idx)) return false;
-    int ta = lua_getfield(L, idx, "axis"), tk = lua_getfield(L, idx, "keepdims");
-    lua_pop(L, 2);
-    return ta != LUA_TNIL || tk != LUA_TNIL || luaL_len(L, idx) == 0;
-}
-
-static int reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool), const char *fn) {
-    mg_tensor *t = lmg_checklike(L, 1, fn);
-    uint32_t axes;
-    bool keep;
-    if (is_options(L, 2)) {
-        lua_getfield(L, 2, "axis");
-        axes = lmg_axes_arg(L, -1, t->ndim, fn);
-        lua_pop(L, 1);
-        keep = lmg_opt_bool(L, 2, "keepdims", false);
-    } else {
-        axes = lmg_axes_arg(L, 2, t->ndim, fn);
-        keep = lua_toboolean(L, 3) || lmg_opt_bool(L, 3, "keepdims", false);
-    }
-    lmg_push(L, op(t, axes, keep), fn);
-    return 1;
-}
-static int m_any(lua_State *L) { return reduction(L, mg_any, "any"); }
-static int m_all(lua_State *L) { return reduction(L, mg_all, "all"); }
+static int m_any(lua_State *L) { return lmg_reduction(L, mg_any, "any"); }
+static int m_all(lua_State *L) { return lmg_reduction(L, mg_all, "all"); }
 
 /* Names shared by mg.* and the methods; PyTorch/Torch7 spellings as aliases. */
 #define MATH_COMMON                                                                          \
