@@ -749,6 +749,13 @@ describe("regressions found by the fuzzer (fuzz)", function()
     x:null_grad()
   end)
 
+  it("calculate_fan_in_and_fan_out of a shape with non-integer entries", function()
+    -- was "attempt to perform arithmetic on a table value" from inside nnet_layers.lua
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({{1, 2}, 3}) end,
+      "calculate_fan_in_and_fan_out", "entry 1")
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({2, 0 / 0}) end, "entry 2")
+  end)
+
   it("backward(create_graph) through zero-size tensors", function()
     local z = mg.full({0, 4}, math.mininteger, {dtype = "float64"})
     local m = mg.random.rand({3}):gt(0.5)

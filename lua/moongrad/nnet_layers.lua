@@ -123,6 +123,11 @@ return function(mg, core)
   --- fan_out = shape[1] * receptive field (receptive field = product of
   --- shape[3..]); at least 2 dimensions.
   local function fans(fn, shape)
+    for k, d in ipairs(shape) do
+      if math.type(d) ~= "integer" or d < 0 then
+        fail(fn, "shape entries must be integers >= 0, entry %d is %s", k, tostring(d))
+      end
+    end
     if #shape < 2 then
       fail(fn, "fan in and fan out can not be computed for a shape with fewer than 2 "
              .. "dimensions, got %s", shape_str(shape))

@@ -24,7 +24,7 @@
 -- same tensor twice, callbacks; and random backward passes (head
 -- gradients, retain_graph, create_graph) and mg.autograd.grad calls.
 -- Every statement runs under pcall: it may succeed or raise a Lua error;
--- a crash, a hang or a sanitizer report is a bug (run.sh runs this under
+-- a crash, a hang or a sanitizer report is a bug (run.lua runs this under
 -- ASan+UBSan and turns a crash into a minimised repro script).
 --
 -- Findings that do not crash make the exit status 1: an error that is not
@@ -32,7 +32,7 @@
 -- "Unfriendly" errors (a Lua runtime error such as "attempt to index a nil
 -- value" raised inside moongrad's own Lua code) are counted and listed
 -- with --verbose; --strict makes them fail too.
--- (LUA_CPATH chooses the build: run.sh points it at build/sanitize; else lua/?.so)
+-- (LUA_CPATH chooses the build: run.lua points it at build/sanitize; else lua/?.so)
 package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
 if not os.getenv("LUA_CPATH") then package.cpath = "lua/?.so;" .. package.cpath end
 local F = require("fuzz.prelude")
@@ -57,6 +57,7 @@ do
     i = i + 1
   end
 end
+F.strict = opt.strict
 
 -- ---- randomness ------------------------------------------------------------------------
 local random = math.random
@@ -962,14 +963,6 @@ local function fn_name(code)
     or code:match("^([%w_.]+)") or "?"
 end
 
--- An error raised inside moongrad's own Lua code by the Lua runtime (not by
--- error(...) with a message) tells the user nothing they can act on.
-local function is_unfriendly(msg)
-  if type(msg) ~= "string" or not msg:find("moongrad/", 1, true) then return false end
-  return msg:find("attempt to ", 1, true) or msg:find("bad argument", 1, true)
-    or msg:find("stack overflow", 1, true)
-end
-
 local function classify(code, ok, err, where)
   stats.calls = stats.calls + 1
   local name = fn_name(code)
@@ -983,11 +976,10 @@ local function classify(code, ok, err, where)
   stats.errors = stats.errors + 1
   pf.err = pf.err + 1
   local finding = F.finding(code, ok, err)
-  if not finding and is_unfriendly(err) then
+  if F.is_unfriendly(err) then
     stats.unfriendly = stats.unfriendly + 1
     local key = err:gsub("%d+", "N")
     if not unfriendly_msgs[key] then unfriendly_msgs[key] = where .. "  " .. code .. "\n    -> " .. err end
-    if opt.strict then finding = "unfriendly error: " .. err end
   end
   if finding then
     stats.findings = stats.findings + 1
@@ -1020,7 +1012,8 @@ for iter = opt.start, last do
     repro:write(fmt("-- fuzz repro: seed %d, iteration %d (run from the repository root)\n",
       opt.seed, iter), "package.path = \"lua/?.lua;lua/?/init.lua;spec/?.lua;\" .. package.path\n",
       "if not os.getenv(\"LUA_CPATH\") then package.cpath = \"lua/?.so;\" .. package.cpath end\n",
-      "local F = require(\"fuzz.prelude\")\nlocal S = F.R\n", fmt("F.reset(%d)\n", s))
+      "local F = require(\"fuzz.prelude\")\nlocal S = F.R\n",
+      opt.strict and "F.strict = true\n" or "", fmt("F.reset(%d)\n", s))
   end
   local function run(code)
     if repro then repro:write("S", fmt("%q", code):gsub("\\\n", "\\n"), "\n") end
