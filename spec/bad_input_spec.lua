@@ -181,6 +181,17 @@ describe("types", function()
     assert.is_true(mg.is_grad_enabled())
   end)
 
+  it("gradcheck's eps, atol and rtol must be numbers (fuzz)", function()
+    -- were "attempt to perform arithmetic on a boolean value" from inside autograd.lua
+    local x = mg.tensor({0.5}, {dtype = "float64"})
+    local f = function(v) return v:sin() end
+    raises(function() return mg.autograd.gradcheck(f, {x}, {eps = true}) end, "gradcheck", "eps")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {rtol = "a"}) end, "gradcheck", "rtol")
+    raises(function() return mg.autograd.gradgradcheck(f, {x}, {atol = x}) end, "gradgradcheck", "atol")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {eps = 0}) end, "gradcheck", "eps")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {head = 2}) end, "gradcheck", "head")
+  end)
+
   it("gradcheck takes one tensor or a list of them", function()
     local x = mg.tensor({0.5, 1.5}, {dtype = "float64"})
     assert.is_true(mg.autograd.gradcheck(function(v) return v * v end, x))
