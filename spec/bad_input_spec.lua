@@ -765,6 +765,9 @@ describe("regressions found by the fuzzer (fuzz)", function()
     raises(function() return mg.nnet.calculate_fan_in_and_fan_out({{1, 2}, 3}) end,
       "calculate_fan_in_and_fan_out", "entry 1")
     raises(function() return mg.nnet.calculate_fan_in_and_fan_out({2, 0 / 0}) end, "entry 2")
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({nil, 2}) end, "entry 1")
+    raises(function() return mg.nnet.uniform({nil, 2}) end, "uniform", "entry 1")
+    raises(function() return mg.zeros({nil, 2}) end, "zeros", "entry 1")
   end)
 
   it("backward(create_graph) through zero-size tensors", function()
