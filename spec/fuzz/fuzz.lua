@@ -79,9 +79,12 @@ local function weighted(tbl)
 end
 
 -- ---- the API, enumerated ----------------------------------------------------------------
--- Functions that touch files or the outside world take no fuzzed arguments
--- (mg.autograd.graph gets its tensor only: a second argument is a path).
-local SKIP = {["mg.save"] = true, ["mg.load"] = true}
+-- Functions (and tables of them) that touch files or the outside world are
+-- left out; mg.autograd.graph gets its tensor only (a second argument is a
+-- path).  (mg.data and mg.io read and write files: a later pass can fuzz
+-- them with paths under a scratch directory.)
+local SKIP = {["mg.save"] = true, ["mg.load"] = true, ["mg.data"] = true, ["mg.io"] = true,
+              ["mg.plot"] = true}
 local ONE_ARG = {["mg.autograd.graph"] = true}
 -- Functions that loop over every element in Lua (or per element call a
 -- backward pass) get small tensors only.
@@ -100,7 +103,7 @@ local function collect(tbl, prefix, depth)
     if type(val) == "function" and not SKIP[name] and not k:match("^_") then
       FUNCS[#FUNCS + 1] = name
     elseif type(val) == "table" and depth < 2 and k ~= "methods" and not k:match("^_")
-        and getmetatable(val) == nil then
+        and getmetatable(val) == nil and not SKIP[name] then
       collect(val, name, depth + 1)
     end
   end
@@ -114,7 +117,6 @@ do
   table.sort(names)
   METHODS = names
 end
-if mg.data then SKIP["mg.data"] = true end
 
 -- Option names and string arguments the API reads, gathered from the sources
 -- (so new options are fuzzed without editing this file), plus fixed ones.
