@@ -192,6 +192,17 @@ describe("types", function()
     assert.is_true(mg.is_grad_enabled())
   end)
 
+  it("gradcheck's eps, atol and rtol must be numbers (fuzz)", function()
+    -- were "attempt to perform arithmetic on a boolean value" from inside autograd.lua
+    local x = mg.tensor({0.5}, {dtype = "float64"})
+    local f = function(v) return v:sin() end
+    raises(function() return mg.autograd.gradcheck(f, {x}, {eps = true}) end, "gradcheck", "eps")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {rtol = "a"}) end, "gradcheck", "rtol")
+    raises(function() return mg.autograd.gradgradcheck(f, {x}, {atol = x}) end, "gradgradcheck", "atol")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {eps = 0}) end, "gradcheck", "eps")
+    raises(function() return mg.autograd.gradcheck(f, {x}, {head = 2}) end, "gradcheck", "head")
+  end)
+
   it("gradcheck takes one tensor or a list of them", function()
     local x = mg.tensor({0.5, 1.5}, {dtype = "float64"})
     assert.is_true(mg.autograd.gradcheck(function(v) return v * v end, x))
@@ -758,6 +769,16 @@ describe("regressions found by the fuzzer (fuzz)", function()
     gx:sum():backward()
     close_to({18, 18}, x.grad)
     x:null_grad()
+  end)
+
+  it("calculate_fan_in_and_fan_out of a shape with non-integer entries", function()
+    -- was "attempt to perform arithmetic on a table value" from inside nnet_layers.lua
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({{1, 2}, 3}) end,
+      "calculate_fan_in_and_fan_out", "entry 1")
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({2, 0 / 0}) end, "entry 2")
+    raises(function() return mg.nnet.calculate_fan_in_and_fan_out({nil, 2}) end, "entry 1")
+    raises(function() return mg.nnet.uniform({nil, 2}) end, "uniform", "entry 1")
+    raises(function() return mg.zeros({nil, 2}) end, "zeros", "entry 1")
   end)
 
   it("backward(create_graph) through zero-size tensors", function()

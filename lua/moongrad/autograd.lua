@@ -289,10 +289,22 @@ return function(mg, core)
     return math.abs(a - n) <= o.atol + o.rtol * math.abs(n)
   end
 
-  local function options(opts)
+  -- The check's options; fn names the function for the messages.
+  local function options(opts, fn)
     opts = opts or {}
-    return {eps = opts.eps or 1e-6, atol = opts.atol or 1e-5, rtol = opts.rtol or 1e-4,
-            head = opts.head, raise = opts.raise}
+    local o = {eps = opts.eps or 1e-6, atol = opts.atol or 1e-5, rtol = opts.rtol or 1e-4,
+               head = opts.head, raise = opts.raise}
+    for _, k in ipairs({"eps", "atol", "rtol"}) do
+      local v = o[k]
+      if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge or (k == "eps" and v == 0) then
+        error(("%s: option %s must be a finite number %s, got %s"):format(fn, k,
+          k == "eps" and "> 0" or ">= 0", tostring(v)), 3)
+      end
+    end
+    if o.head ~= nil and o.head ~= "sum" then
+      error(("%s: option head must be \"sum\" (or absent), got %s"):format(fn, tostring(o.head)), 3)
+    end
+    return o
   end
 
   -- The inputs as f will see them: each variable replaced by a variable
@@ -366,7 +378,7 @@ return function(mg, core)
   --- The inputs' .grad and graphs are left alone.
   function A.gradcheck(f, inputs, opts)
     check_fn(f, "gradcheck")
-    local o = options(check_opts(opts, "gradcheck"))
+    local o = options(check_opts(opts, "gradcheck"), "gradcheck")
     local xs, vars, at = leaves(inputs, "gradcheck")
     local y = call_recording(f, unpack(xs, 1, #xs))
     if not is_tensor(y) then error("gradcheck: f must return a tensor, got " .. type(y), 2) end
@@ -390,7 +402,7 @@ return function(mg, core)
   --- (v, u fixed tensors). Same options and result as gradcheck.
   function A.gradgradcheck(f, inputs, opts)
     check_fn(f, "gradgradcheck")
-    local o = options(check_opts(opts, "gradgradcheck"))
+    local o = options(check_opts(opts, "gradgradcheck"), "gradgradcheck")
     local xs, vars, at = leaves(inputs, "gradgradcheck")
     local y0 = mg.no_grad(function() return f(unpack(xs, 1, #xs)) end)
     if not is_tensor(y0) then error("gradgradcheck: f must return a tensor, got " .. type(y0), 2) end

@@ -70,17 +70,20 @@ return function(mg, core)
   -- The shape (a table {2, 3} or leading integers 2, 3) and what follows it.
   local function shape_args(fn, ...)
     local args = table.pack(...)
-    local shape, i = {}, 1
+    local shape, i, n = {}, 1, 0
     if type(args[1]) == "table" and not mg.is_tensor(args[1]) then
-      for k, d in ipairs(args[1]) do shape[k] = d end
+      n = #args[1]
+      for k = 1, n do shape[k] = args[1][k] end -- (a hole is an error below)
       i = 2
     else
       while type(args[i]) == "number" do
         shape[#shape + 1] = args[i]
         i = i + 1
       end
+      n = #shape
     end
-    for k, d in ipairs(shape) do
+    for k = 1, n do
+      local d = shape[k]
       if math.type(d) ~= "integer" or d < 0 then
         fail(fn, "shape entries must be integers >= 0, entry %d is %s", k, tostring(d))
       end
@@ -123,6 +126,12 @@ return function(mg, core)
   --- fan_out = shape[1] * receptive field (receptive field = product of
   --- shape[3..]); at least 2 dimensions.
   local function fans(fn, shape)
+    for k = 1, #shape do -- (not ipairs: {nil, 2} has a hole)
+      local d = shape[k]
+      if math.type(d) ~= "integer" or d < 0 then
+        fail(fn, "shape entries must be integers >= 0, entry %d is %s", k, tostring(d))
+      end
+    end
     if #shape < 2 then
       fail(fn, "fan in and fan out can not be computed for a shape with fewer than 2 "
              .. "dimensions, got %s", shape_str(shape))

@@ -24,7 +24,7 @@
 -- same tensor twice, callbacks; and random backward passes (head
 -- gradients, retain_graph, create_graph) and mg.autograd.grad calls.
 -- Every statement runs under pcall: it may succeed or raise a Lua error;
--- a crash, a hang or a sanitizer report is a bug (run.sh runs this under
+-- a crash, a hang or a sanitizer report is a bug (run.lua runs this under
 -- ASan+UBSan and turns a crash into a minimised repro script).
 --
 -- Findings that do not crash make the exit status 1: an error that is not
@@ -32,7 +32,7 @@
 -- "Unfriendly" errors (a Lua runtime error such as "attempt to index a nil
 -- value" raised inside moongrad's own Lua code) are counted and listed
 -- with --verbose; --strict makes them fail too.
--- (LUA_CPATH chooses the build: run.sh points it at build/sanitize; else lua/?.so)
+-- (LUA_CPATH chooses the build: run.lua points it at build/sanitize; else lua/?.so)
 package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
 if not os.getenv("LUA_CPATH") then package.cpath = "lua/?.so;" .. package.cpath end
 local F = require("fuzz.prelude")
@@ -57,6 +57,7 @@ do
     i = i + 1
   end
 end
+F.strict = opt.strict
 
 -- ---- randomness ------------------------------------------------------------------------
 local random = math.random
@@ -78,9 +79,12 @@ local function weighted(tbl)
 end
 
 -- ---- the API, enumerated ----------------------------------------------------------------
--- Functions that touch files or the outside world take no fuzzed arguments
--- (mg.autograd.graph gets its tensor only: a second argument is a path).
-local SKIP = {["mg.save"] = true, ["mg.load"] = true}
+-- Functions (and tables of them) that touch files or the outside world are
+-- left out; mg.autograd.graph gets its tensor only (a second argument is a
+-- path).  (mg.data and mg.io read and write files: a later pass can fuzz
+-- them with paths under a scratch directory.)
+local SKIP = {["mg.save"] = true, ["mg.load"] = true, ["mg.data"] = true, ["mg.io"] = true,
+              ["mg.plot"] = true}
 local ONE_ARG = {["mg.autograd.graph"] = true}
 -- Functions that loop over every element in Lua (or per element call a
 -- backward pass) get small tensors only.
@@ -99,7 +103,7 @@ local function collect(tbl, prefix, depth)
     if type(val) == "function" and not SKIP[name] and not k:match("^_") then
       FUNCS[#FUNCS + 1] = name
     elseif type(val) == "table" and depth < 2 and k ~= "methods" and not k:match("^_")
-        and getmetatable(val) == nil then
+        and getmetatable(val) == nil and not SKIP[name] then
       collect(val, name, depth + 1)
     end
   end
@@ -113,7 +117,6 @@ do
   table.sort(names)
   METHODS = names
 end
-if mg.data then SKIP["mg.data"] = true end
 
 -- Option names and string arguments the API reads, gathered from the sources
 -- (so new options are fuzzed without editing this file), plus fixed ones.
@@ -962,14 +965,6 @@ local function fn_name(code)
     or code:match("^([%w_.]+)") or "?"
 end
 
--- An error raised inside moongrad's own Lua code by the Lua runtime (not by
--- error(...) with a message) tells the user nothing they can act on.
-local function is_unfriendly(msg)
-  if type(msg) ~= "string" or not msg:find("moongrad/", 1, true) then return false end
-  return msg:find("attempt to ", 1, true) or msg:find("bad argument", 1, true)
-    or msg:find("stack overflow", 1, true)
-end
-
 local function classify(code, ok, err, where)
   stats.calls = stats.calls + 1
   local name = fn_name(code)
@@ -983,11 +978,10 @@ local function classify(code, ok, err, where)
   stats.errors = stats.errors + 1
   pf.err = pf.err + 1
   local finding = F.finding(code, ok, err)
-  if not finding and is_unfriendly(err) then
+  if F.is_unfriendly(err) then
     stats.unfriendly = stats.unfriendly + 1
     local key = err:gsub("%d+", "N")
     if not unfriendly_msgs[key] then unfriendly_msgs[key] = where .. "  " .. code .. "\n    -> " .. err end
-    if opt.strict then finding = "unfriendly error: " .. err end
   end
   if finding then
     stats.findings = stats.findings + 1
@@ -1020,7 +1014,8 @@ for iter = opt.start, last do
     repro:write(fmt("-- fuzz repro: seed %d, iteration %d (run from the repository root)\n",
       opt.seed, iter), "package.path = \"lua/?.lua;lua/?/init.lua;spec/?.lua;\" .. package.path\n",
       "if not os.getenv(\"LUA_CPATH\") then package.cpath = \"lua/?.so;\" .. package.cpath end\n",
-      "local F = require(\"fuzz.prelude\")\nlocal S = F.R\n", fmt("F.reset(%d)\n", s))
+      "local F = require(\"fuzz.prelude\")\nlocal S = F.R\n",
+      opt.strict and "F.strict = true\n" or "", fmt("F.reset(%d)\n", s))
   end
   local function run(code)
     if repro then repro:write("S", fmt("%q", code):gsub("\\\n", "\\n"), "\n") end

@@ -116,9 +116,20 @@ function F.S(code)
   return pcall(fn)
 end
 
+--- is_unfriendly(err): an error raised inside moongrad's own Lua code by
+--- the Lua runtime ("attempt to index a nil value", "bad argument #1 to
+--- '?'"), not by error(...) with a message: it tells the user nothing
+--- they can act on.
+function F.is_unfriendly(msg)
+  if type(msg) ~= "string" or not msg:find("moongrad/", 1, true) then return false end
+  return (msg:find("attempt to ", 1, true) or msg:find("bad argument", 1, true)
+    or msg:find("stack overflow", 1, true)) ~= nil
+end
+
 --- finding(code, ok, err): what is wrong with a statement's outcome, or nil.
 --- A Lua error is fine unless its value is not a string (only our own
---- callbacks raise those) or it is a broken invariant found by keep().
+--- callbacks raise those), it is a broken invariant found by keep(), or
+--- (with F.strict) it is unfriendly.
 function F.finding(code, ok, err)
   if ok then return nil end
   if type(err) ~= "string" then
@@ -127,6 +138,7 @@ function F.finding(code, ok, err)
   end
   if err:find("^fuzz:") then error(err, 0) end
   if err:find("FUZZ-INVARIANT", 1, true) then return err end
+  if F.strict and F.is_unfriendly(err) then return "unfriendly error: " .. err end
   return nil
 end
 

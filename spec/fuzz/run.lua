@@ -1,6 +1,8 @@
 -- spec/fuzz/run.lua — runs the fuzzer (fuzz.lua) against the ASan+UBSan build
 -- for a time budget, and turns every crash, hang, sanitizer report or leak
--- into a minimised repro script under build/fuzz/.
+-- into a minimised repro script under build/fuzz/; so are the findings of
+-- fuzz.lua --strict (an error that is not a string, a broken tensor
+-- invariant, an unfriendly "attempt to ..." error from moongrad's Lua code).
 --
 --   lua5.4 spec/fuzz/run.lua --minutes M [--seed S] [--san build/sanitize] [--cc gcc]
 --   lua5.4 spec/fuzz/run.lua --minimize build/fuzz/crash-S-I.lua [--san ...]
@@ -12,8 +14,11 @@
 -- which replays alone (--start I --iterations 1) and is written out as a
 -- standalone script (--repro), then shrunk one statement at a time while it
 -- still fails the same way.  A leak (reported when a chunk exits) is
--- narrowed to its iteration by bisection.  The seed of a run is printed;
--- without --seed it comes from the clock.
+-- narrowed to its iteration by bisection.  Chunks alternate between --cg off
+-- (leaks checked) and --cg on (backward with create_graph; see fuzz.lua).
+-- The seed of a run is printed; without --seed it comes from the clock.
+-- To replay a failure: lua5.4 build/fuzz/crash-...min.lua under the same
+-- environment (see env() below), or the fuzz.lua command in the repro's header.
 --
 -- At the end: the iterations and calls that ran clean, and the failures.
 -- The exit status is 1 when anything failed.
@@ -172,8 +177,8 @@ local failures = {}
 local progress = OUT .. "/progress"
 
 local function fuzz_cmd(start, n, extra)
-  return fmt("lua5.4 spec/fuzz/fuzz.lua --seed %d --start %d --iterations %d --cg %s %s", seed,
-    start, n, cg, extra or "")
+  return fmt("lua5.4 spec/fuzz/fuzz.lua --strict --seed %d --start %d --iterations %d --cg %s %s",
+    seed, start, n, cg, extra or "")
 end
 
 local function add_totals(text)
