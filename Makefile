@@ -29,7 +29,7 @@ export LUA_CPATH := $(CURDIR)/lua/?.so;;
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks zlib1g-dev libjansson-dev
 
 .PHONY: all c-example deps test soak sanitize valgrind rockspec-check install-check demo install uninstall clean \
-        bench bench-deps
+        bench bench-deps fuzz fuzz-long
 
 OBJ_DIR   = build/obj
 CORE_OBJ  = $(patsubst %.c,$(OBJ_DIR)/%.o,$(CORE_SRC))
@@ -82,6 +82,17 @@ sanitize: deps
 	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(LUA) /usr/bin/busted --cpath='$(CURDIR)/$(SAN_DIR)/?.so'
+
+# The fuzzer (spec/fuzz/) against the same ASan+UBSan build: random programs over the
+# whole API for 2 minutes (fuzz, seed 1: for CI) or FUZZ_MINUTES (fuzz-long, a new seed
+# each run); FUZZ_SEED=n picks the seed. Failures are minimised into build/fuzz/.
+FUZZ_MINUTES ?= 10
+fuzz fuzz-long: deps
+	@mkdir -p $(SAN_DIR)/moongrad
+	$(CC) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fPIC -shared -Wl,-z,nodelete $(CPPFLAGS) -o $(SAN_SO) $(CORE_SRC) $(BIND_SRC) $(LDLIBS)
+	$(LUA) spec/fuzz/run.lua --cc "$(CC)" --minutes $(if $(filter fuzz,$@),2,$(FUZZ_MINUTES)) \
+	  $(if $(FUZZ_SEED),--seed $(FUZZ_SEED),$(if $(filter fuzz,$@),--seed 1))
 
 # The specs under valgrind's memcheck (valgrind is not in DEBS: install it
 # yourself); fails on definitely-lost blocks and memory errors.

@@ -3,6 +3,8 @@
  * attach_grad, the grad-mode switches that mg.no_grad is built on (see
  * init.lua), and core.autograd_grad, the C side of mg.autograd.grad (see
  * autograd.lua). */
+#include <math.h>
+
 #include "binding.h"
 
 static bool is_backward_opts(lua_State *L, int idx) {
@@ -21,11 +23,17 @@ static int m_backward(lua_State *L) {
         lua_pushnil(L);
         lua_insert(L, 2);
     }
+    /* the options first: reading them may raise, and tmp must not leak */
+    if (!lua_isnoneornil(L, opts) && (!lua_istable(L, opts) || lmg_is(L, opts)))
+        return luaL_error(L, "backward: the options (argument #%d) must be a table such as "
+                             "{retain_graph = true}, got %s", opts, luaL_typename(L, opts));
+    if (lua_type(L, 2) == LUA_TNUMBER && !isfinite(lua_tonumber(L, 2)))
+        return luaL_error(L, "backward: the head gradient must be finite, got %f", lua_tonumber(L, 2));
+    mg_backward_opts o = {lmg_opt_bool(L, opts, "retain_graph", false),
+                          lmg_opt_bool(L, opts, "create_graph", false)};
     mg_tensor *g = NULL, *tmp = NULL;
     if (lua_type(L, 2) == LUA_TNUMBER) tmp = g = lmg_scalar_for(L, 2, y);
     else if (!lua_isnoneornil(L, 2)) g = lmg_checklike(L, 2, "backward");
-    mg_backward_opts o = {lmg_opt_bool(L, opts, "retain_graph", false),
-                          lmg_opt_bool(L, opts, "create_graph", false)};
     int rc = mg_backward(y, g, &o);
     mg_release(tmp);
     if (rc) return lmg_error(L, "backward");
@@ -125,10 +133,15 @@ static int f_autograd_grad(lua_State *L) {
 
 /* mg.null_grads({p1, p2, ...}) */
 static int f_null_grads(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1) || lmg_is(L, 1))
+        return luaL_error(L, "null_grads: expected a list of tensors, got %s",
+                          lmg_is(L, 1) ? "a tensor (use x:null_grad())" : luaL_typename(L, 1));
     lua_Integer n = luaL_len(L, 1);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 1, i);
+        if (!lmg_is(L, -1))
+            return luaL_error(L, "null_grads: element %I of the list must be a tensor, got %s", i,
+                              luaL_typename(L, -1));
         mg_null_grad(lmg_check(L, -1, "null_grads"));
         lua_pop(L, 1);
     }

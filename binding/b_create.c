@@ -1,7 +1,9 @@
 /* b_create.c — creating tensors from Lua (mg.tensor from nested tables,
  * zeros/ones/full/empty and *_like, arange, linspace, logspace, eye,
  * mg.random.*), and converting them back (totable, item, astype, clone). */
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
@@ -206,13 +208,30 @@ static mg_dtype dtype_or_default(lua_State *L, int opts, const char *fn, mg_dtyp
     return dt < 0 ? dflt : (mg_dtype)dt;
 }
 
+/* What may follow a shape: nothing, a dtype string or an option table
+ * (so mg.zeros(x) or mg.zeros(2, true) is an error, not a 0-d tensor). */
+static void check_after_shape(lua_State *L, int idx, const char *fn) {
+    int t = lua_type(L, idx);
+    if (t == LUA_TNONE || t == LUA_TNIL || t == LUA_TSTRING || (t == LUA_TTABLE && !lmg_is(L, idx)))
+        return;
+    luaL_error(L, "%s: expected a shape (integers or a table of them), then a dtype or an option "
+                  "table; argument #%d is a %s", fn, idx, lmg_is(L, idx) ? "tensor (for the shape "
+                  "of a tensor, use the *_like functions or x.shape)" : luaL_typename(L, idx));
+}
+
 /* mg.zeros(shape...) and friends: shape as a table or integers, then
  * optional dtype string or option table. */
 static int filled(lua_State *L, const char *fn, double v, bool has_value) {
     int ndim;
     int64_t shape[MG_MAXDIM];
     int next = lmg_shape_args(L, 1, &ndim, shape, fn);
-    if (has_value) v = luaL_checknumber(L, next++);
+    if (has_value) {
+        if (lua_type(L, next) != LUA_TNUMBER)
+            return luaL_error(L, "%s: expected the fill value (a number) after the shape, got %s", fn,
+                              luaL_typename(L, next));
+        v = lua_tonumber(L, next++);
+    }
+    check_after_shape(L, next, fn);
     mg_dtype dflt = has_value && lua_isinteger(L, next - 1) ? MG_INT64 : mg_default_float();
     mg_dtype dt = dtype_or_default(L, next, fn, dflt);
     if (has_value && lua_isinteger(L, next - 1) && dt == MG_INT64)
@@ -224,10 +243,25 @@ static int f_ones(lua_State *L) { return filled(L, "ones", 1, false); }
 static int f_empty(lua_State *L) { return filled(L, "empty", 0, false); }
 static int f_full(lua_State *L) { return filled(L, "full", 0, true); }
 
+/* Number arguments, with messages that name the function and the argument
+ * (luaL_check* cannot always tell the function's name). */
+static lua_Integer int_arg(lua_State *L, int idx, const char *what, const char *fn) {
+    if (!lua_isinteger(L, idx))
+        luaL_error(L, "%s: %s must be an integer, got %s", fn, what,
+                   lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number" : luaL_typename(L, idx));
+    return lua_tointeger(L, idx);
+}
+
+static double num_arg(lua_State *L, int idx, const char *what, const char *fn) {
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "%s: %s must be a number, got %s", fn, what, luaL_typename(L, idx));
+    return lua_tonumber(L, idx);
+}
+
 static int liked(lua_State *L, const char *fn, double v, bool has_value) {
     mg_tensor *t = lmg_checklike(L, 1, fn);
     int opts = has_value ? 3 : 2;
-    if (has_value) v = luaL_checknumber(L, 2);
+    if (has_value) v = num_arg(L, 2, "the fill value", fn);
     mg_dtype dt = dtype_or_default(L, opts, fn, t->dtype);
     if (has_value && lua_isinteger(L, 2) && dt == MG_INT64)
         return push_new(L, mg_full_int(t->ndim, t->shape, lua_tointeger(L, 2), dt), opts, fn);
@@ -238,6 +272,26 @@ static int f_ones_like(lua_State *L) { return liked(L, "ones_like", 1, false); }
 static int f_empty_like(lua_State *L) { return liked(L, "empty_like", 0, false); }
 static int f_full_like(lua_State *L) { return liked(L, "full_like", 0, true); }
 
+/* arange of Lua integers into int64, exactly (doubles lose the low bits of
+ * integers past 2^53): the count and the values in unsigned arithmetic. */
+static mg_tensor *arange_int(lua_Integer start, lua_Integer stop, lua_Integer step) {
+    uint64_t count = 0;
+    if (step > 0 && stop > start)
+        count = ((uint64_t)stop - (uint64_t)start - 1) / (uint64_t)step + 1;
+    else if (step < 0 && stop < start)
+        count = ((uint64_t)start - (uint64_t)stop - 1) / (0 - (uint64_t)step) + 1;
+    if (count > (uint64_t)INT64_MAX) {
+        mg_seterr(MG_ENOMEM, "arange: %llu elements is too many", (unsigned long long)count);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    mg_tensor *t = mg_empty(1, &n, MG_INT64);
+    if (!t) return NULL;
+    int64_t *v = mg_data_ptr(t);
+    for (int64_t i = 0; i < n; i++) v[i] = (int64_t)((uint64_t)start + (uint64_t)i * (uint64_t)step);
+    return t;
+}
+
 static int f_arange(lua_State *L) {
     int n = 0;
     while (n < 3 && lua_type(L, n + 1) == LUA_TNUMBER) n++;
@@ -247,25 +301,39 @@ static int f_arange(lua_State *L) {
     double start = n >= 2 ? lua_tonumber(L, 1) : 0, stop = n >= 2 ? lua_tonumber(L, 2) : lua_tonumber(L, 1);
     double step = n == 3 ? lua_tonumber(L, 3) : 1;
     mg_dtype dt = dtype_or_default(L, n + 1, "arange", ints ? MG_INT64 : mg_default_float());
+    if (ints && dt == MG_INT64) {
+        lua_Integer istep = n == 3 ? lua_tointeger(L, 3) : 1;
+        if (istep == 0) return luaL_error(L, "arange: step must be non-zero");
+        return push_new(L, arange_int(n >= 2 ? lua_tointeger(L, 1) : 0,
+                                      lua_tointeger(L, n >= 2 ? 2 : 1), istep), n + 1, "arange");
+    }
     return push_new(L, mg_arange(start, stop, step, dt), n + 1, "arange");
 }
 
+/* (start, stop, count = 50) of linspace and logspace */
+static lua_Integer space_args(lua_State *L, double *a, double *b, const char *fn) {
+    *a = num_arg(L, 1, "start", fn);
+    *b = num_arg(L, 2, "stop", fn);
+    return lua_isnoneornil(L, 3) ? 50 : int_arg(L, 3, "the number of points", fn);
+}
+
 static int f_linspace(lua_State *L) {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    lua_Integer n = luaL_optinteger(L, 3, 50);
+    double a, b;
+    lua_Integer n = space_args(L, &a, &b, "linspace");
     mg_dtype dt = dtype_or_default(L, 4, "linspace", mg_default_float());
     return push_new(L, mg_linspace(a, b, n, dt), 4, "linspace");
 }
 
 static int f_logspace(lua_State *L) {
-    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
-    lua_Integer n = luaL_optinteger(L, 3, 50);
+    double a, b;
+    lua_Integer n = space_args(L, &a, &b, "logspace");
     double base = 10;
     if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "base");
-        base = luaL_optnumber(L, -1, 10);
+        if (lua_getfield(L, 4, "base") != LUA_TNIL) base = num_arg(L, -1, "base", "logspace");
         lua_pop(L, 1);
     }
+    if (!(base > 0 && isfinite(base)))
+        return luaL_error(L, "logspace: base must be a finite number > 0, got %f", base);
     mg_dtype dt = dtype_or_default(L, 4, "logspace", mg_default_float());
     mg_tensor *t = mg_linspace(a, b, n, dt);
     if (!t) lmg_error(L, "logspace");
@@ -274,7 +342,7 @@ static int f_logspace(lua_State *L) {
 }
 
 static int f_eye(lua_State *L) {
-    lua_Integer n = luaL_checkinteger(L, 1);
+    lua_Integer n = int_arg(L, 1, "the number of rows", "eye");
     int opts = 2;
     lua_Integer m = n;
     if (lua_isinteger(L, 2)) {
@@ -292,6 +360,7 @@ static int random_fill(lua_State *L, const char *fn,
     int ndim;
     int64_t shape[MG_MAXDIM];
     int next = lmg_shape_args(L, 1, &ndim, shape, fn);
+    check_after_shape(L, next, fn);
     mg_dtype dt = dtype_or_default(L, next, fn, mg_default_float());
     return push_new(L, make(ndim, shape, dt), next, fn);
 }
@@ -299,7 +368,7 @@ static int f_rand(lua_State *L) { return random_fill(L, "rand", mg_rand); }
 static int f_randn(lua_State *L) { return random_fill(L, "randn", mg_randn); }
 
 static int f_randint(lua_State *L) {
-    lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
+    lua_Integer lo = int_arg(L, 1, "low", "randint"), hi = int_arg(L, 2, "high", "randint");
     int ndim;
     int64_t shape[MG_MAXDIM];
     lmg_shape_args(L, 3, &ndim, shape, "randint");
@@ -308,7 +377,7 @@ static int f_randint(lua_State *L) {
 }
 
 static int f_seed(lua_State *L) {
-    mg_seed((uint64_t)luaL_checkinteger(L, 1));
+    mg_seed((uint64_t)int_arg(L, 1, "the seed", "seed"));
     return 0;
 }
 
@@ -325,7 +394,10 @@ static int f_get_default_dtype(lua_State *L) {
 }
 /* mg.set_cache_limit(bytes): the most bytes of released buffers kept for reuse. */
 static int f_set_cache_limit(lua_State *L) {
-    lua_Integer n = luaL_checkinteger(L, 1);
+    if (!lua_isinteger(L, 1))
+        return luaL_error(L, "set_cache_limit: expected an integer number of bytes, got %s",
+                          luaL_typename(L, 1));
+    lua_Integer n = lua_tointeger(L, 1);
     if (n < 0) return luaL_error(L, "set_cache_limit: expected bytes >= 0, got %d", (int)n);
     mg_set_cache_limit((size_t)n);
     if (n == 0) mg_cache_clear();
@@ -349,15 +421,32 @@ static void push_nested(lua_State *L, const mg_tensor *t, int depth, int64_t *po
         push_elem(L, t, (*pos)++);
         return;
     }
-    lua_createtable(L, (int)t->shape[depth], 0);
+    lua_createtable(L, t->shape[depth] < INT_MAX ? (int)t->shape[depth] : 0, 0);
     for (int64_t i = 0; i < t->shape[depth]; i++) {
         push_nested(L, t, depth + 1, pos);
         lua_rawseti(L, -2, i + 1);
     }
 }
 
+/* How many Lua tables totable makes: one per index of every axis but the
+ * last (a zero-size {2^40, 0} still needs 2^40 empty tables). */
+static double tables_needed(const mg_tensor *t) {
+    double total = 1, level = 1;
+    for (int i = 0; i + 1 < t->ndim; i++) {
+        level *= (double)t->shape[i];
+        total += level;
+    }
+    return total;
+}
+
 static int m_totable(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "totable");
+    if (tables_needed(t) > INT_MAX) {
+        char s[256], n[64];
+        snprintf(n, sizeof n, "%.0f", tables_needed(t));
+        return luaL_error(L, "totable: a tensor of shape %s would need %s nested Lua tables",
+                          mg_shape_str(t->ndim, t->shape, s, sizeof s), n);
+    }
     int64_t pos = 0;
     luaL_checkstack(L, MG_MAXDIM + 4, "totable");
     push_nested(L, t, 0, &pos);
@@ -367,7 +456,8 @@ static int m_totable(lua_State *L) {
 static int m_item(lua_State *L) {
     mg_tensor *t = lmg_check(L, 1, "item");
     if (mg_numel(t) != 1)
-        return luaL_error(L, "item: the tensor has %d elements, expected exactly 1", (int)mg_numel(t));
+        return luaL_error(L, "item: the tensor has %I elements, expected exactly 1",
+                          (lua_Integer)mg_numel(t));
     push_elem(L, t, 0);
     return 1;
 }

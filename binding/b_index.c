@@ -37,6 +37,11 @@ static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *
     if (n == 1) hb = ha;
     if (!hs) s = 1;
     if (s == 0) luaL_error(L, "index: slice step cannot be 0 (axis %d)", axis + 1);
+    /* a step longer than the axis takes one element at most: the same
+     * slice with |step| = len, which keeps -s and the counts below exact */
+    int64_t most = len > 0 ? len : 1;
+    if (s > most) s = most;
+    if (s < -most) s = -most;
     if ((ha && a == 0) || (hb && b == 0))
         luaL_error(L, "index: 0 is not a valid position (indices are 1-based; -1 is the last)");
     int64_t lo, hi; /* 0-based first and inclusive last, before clamping */
@@ -81,8 +86,8 @@ static int parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_a
         int64_t r = resolve(i, len);
         if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices are 1-based; -1 is the last)");
         if (r < 0 || r >= len)
-            luaL_error(L, "index: index %d is out of range for axis %d of size %d", (int)i, axis + 1,
-                       (int)len);
+            luaL_error(L, "index: index %I is out of range for axis %d of size %I", (lua_Integer)i,
+                       axis + 1, (lua_Integer)len);
         ix->kind = MG_IDX_INT;
         ix->start = r;
     } else if (lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), ":") == 0) {
@@ -110,7 +115,7 @@ static int parse_key(lua_State *L, const mg_tensor *t, mg_aindex *ix, bool *tens
     }
     lua_Integer n = luaL_len(L, 2);
     if (n > t->ndim)
-        luaL_error(L, "index: too many indices (%d) for a tensor with %d axes", (int)n, t->ndim);
+        luaL_error(L, "index: too many indices (%I) for a tensor with %d axes", (lua_Integer)n, t->ndim);
     int axis = 0;
     for (lua_Integer k = 1; k <= n; k++) {
         lua_geti(L, 2, k);
@@ -185,6 +190,13 @@ static int m_reshape(lua_State *L) {
     return 1;
 }
 
+static lua_Integer int_at(lua_State *L, int idx, const char *fn) {
+    if (!lua_isinteger(L, idx))
+        luaL_error(L, "%s: axes must be integers, got %s", fn,
+                   lua_type(L, idx) == LUA_TNUMBER ? "a non-integer number" : luaL_typename(L, idx));
+    return lua_tointeger(L, idx);
+}
+
 static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, const char *fn) {
     int n = 0;
     if (lua_istable(L, from)) {
@@ -192,13 +204,13 @@ static int read_axes(lua_State *L, int from, const mg_tensor *t, int *axes, cons
         if (len > MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
         for (lua_Integer i = 1; i <= len; i++) {
             lua_geti(L, from, i);
-            axes[n++] = lmg_axis(L, luaL_checkinteger(L, -1), t->ndim, fn);
+            axes[n++] = lmg_axis(L, int_at(L, -1, fn), t->ndim, fn);
             lua_pop(L, 1);
         }
     } else {
         for (int i = from; !lua_isnoneornil(L, i); i++) {
             if (n == MG_MAXDIM) luaL_error(L, "%s: too many axes", fn);
-            axes[n++] = lmg_axis(L, luaL_checkinteger(L, i), t->ndim, fn);
+            axes[n++] = lmg_axis(L, int_at(L, i, fn), t->ndim, fn);
         }
     }
     return n;
@@ -244,8 +256,8 @@ static int m_transpose(lua_State *L) {
 
 static int m_swapaxes(lua_State *L) {
     mg_tensor *t = lmg_checklike(L, 1, "swapaxes");
-    int i = lmg_axis(L, luaL_checkinteger(L, 2), t->ndim, "swapaxes");
-    int j = lmg_axis(L, luaL_checkinteger(L, 3), t->ndim, "swapaxes");
+    int i = lmg_axis(L, int_at(L, 2, "swapaxes"), t->ndim, "swapaxes");
+    int j = lmg_axis(L, int_at(L, 3, "swapaxes"), t->ndim, "swapaxes");
     lmg_push(L, mg_swapaxes(t, i, j), "swapaxes");
     return 1;
 }

@@ -2,6 +2,8 @@
  * div_, pow_, clamp_(lo, hi) (alias clip_), fill_(v), copy_(src), zero_():
  * each returns x itself.  When the write is recorded, x's handle moves to
  * the tensor that stands for its new contents in the graph (as setitem). */
+#include <math.h>
+
 #include "binding.h"
 
 /* The argument at idx, as a tensor owned by the Lua stack (replacing the
@@ -47,6 +49,9 @@ static int l_zero_(lua_State *L) { return finish(L, mg_zero_(lmg_check(L, 1, "ze
 static int clamp_(lua_State *L, const char *fn) {
     mg_tensor *x = lmg_check(L, 1, fn);
     lua_settop(L, 3);
+    for (int i = 2; i <= 3; i++)
+        if (lua_type(L, i) == LUA_TNUMBER && isnan(lua_tonumber(L, i)))
+            return luaL_error(L, "%s: the %s bound is nan", fn, i == 2 ? "lower" : "upper");
     mg_tensor *lo = lua_isnil(L, 2) ? NULL : arg(L, 2, x, fn);
     mg_tensor *hi = lua_isnil(L, 3) ? NULL : arg(L, 3, x, fn);
     return finish(L, mg_clamp_(x, lo, hi), fn);

@@ -101,6 +101,9 @@ static mg_tensor *diag_args(lua_State *L, const char *fn, int64_t *offset, int *
     *offset = off;
     *a1 = lmg_axis(L, ax1, t->ndim, fn);
     *a2 = lmg_axis(L, ax2, t->ndim, fn);
+    if (*a1 == *a2)
+        luaL_error(L, "%s: axis1 and axis2 must be two different axes, both are axis %d", fn,
+                   *a1 + 1);
     return t;
 }
 
@@ -163,6 +166,8 @@ static int axis_arg(lua_State *L, int idx, int ndim, int *axes) {
         axes[i] = lmg_axis(L, lua_tointeger(L, -1), ndim, "norm");
         lua_pop(L, 1);
     }
+    if (n == 2 && axes[0] == axes[1])
+        luaL_error(L, "norm: the two axes of a matrix norm must differ, both are axis %d", axes[0] + 1);
     return (int)n;
 }
 

@@ -3,40 +3,14 @@
  * minimum, logaddexp, comparisons (bool results), isnan/isinf/isfinite,
  * logical ops, where, clip and the any/all reductions.  Each is mg.f(x, ...)
  * and, except where, the method x:f(...); numbers go on either side. */
+#include <math.h>
+
 #include "binding.h"
 
-typedef mg_tensor *(*binop)(mg_tensor *, mg_tensor *);
-typedef mg_tensor *(*unop)(mg_tensor *);
-
-/* A Lua number beside a tensor becomes a 0-d tensor of a fitting dtype
- * (the weak scalar rule: a float tensor keeps its dtype). */
-static int binary(lua_State *L, binop op, const char *fn) {
-    mg_tensor *a, *b, *tmp = NULL;
-    if (lmg_is(L, 1) && lua_type(L, 2) == LUA_TNUMBER) {
-        a = lmg_check(L, 1, fn);
-        tmp = b = lmg_scalar_for(L, 2, a);
-    } else if (lmg_is(L, 2) && lua_type(L, 1) == LUA_TNUMBER) {
-        b = lmg_check(L, 2, fn);
-        tmp = a = lmg_scalar_for(L, 1, b);
-    } else {
-        a = lmg_checklike(L, 1, fn);
-        b = lmg_checklike(L, 2, fn);
-    }
-    mg_tensor *r = op(a, b);
-    mg_release(tmp);
-    lmg_push(L, r, fn);
-    return 1;
-}
-
-static int unary(lua_State *L, unop op, const char *fn) {
-    lmg_push(L, op(lmg_checklike(L, 1, fn)), fn);
-    return 1;
-}
-
 #define BIN(cname, op, fn) \
-    static int cname(lua_State *L) { return binary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_binary(L, op, fn); }
 #define UN(cname, op, fn) \
-    static int cname(lua_State *L) { return unary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_unary(L, op, fn); }
 
 UN(m_tan, mg_tan, "tan")
 UN(m_arcsin, mg_arcsin, "arcsin")
@@ -88,18 +62,24 @@ static int m_round(lua_State *L) {
                               lua_type(L, 2) == LUA_TNUMBER ? lua_tostring(L, 2) : luaL_typename(L, 2));
         d = lua_tointeger(L, 2);
     }
-    if (d > 1000) d = 1000; /* out of range either way; the library says so */
-    if (d < -1000) d = -1000;
+    if (d > 1000 || d < -1000) /* (the library's own range check names the limits) */
+        return luaL_error(L, "round: decimals must be between -308 and 308, got %I", d);
     lmg_push(L, mg_round(x, (int)d), "round");
     return 1;
 }
 
 /* A bound of clip at idx: nil (NULL), a number (a 0-d tensor typed to go
- * with x, to be released: stored in *tmp) or a tensor-like. */
-static mg_tensor *clip_bound(lua_State *L, int idx, const mg_tensor *x, mg_tensor **tmp) {
+ * with x, which replaces the number on the stack, so a later Lua error
+ * cannot leak it) or a tensor-like. */
+static mg_tensor *clip_bound(lua_State *L, int idx, const mg_tensor *x) {
     if (lua_isnoneornil(L, idx)) return NULL;
-    if (lua_type(L, idx) == LUA_TNUMBER) return *tmp = lmg_scalar_for(L, idx, x);
-    return lmg_checklike(L, idx, "clip");
+    if (lua_type(L, idx) != LUA_TNUMBER) return lmg_checklike(L, idx, "clip");
+    if (isnan(lua_tonumber(L, idx)))
+        luaL_error(L, "clip: the %s bound is nan", idx == 2 ? "lower" : "upper");
+    mg_tensor *b = lmg_scalar_for(L, idx, x);
+    lmg_push(L, b, "clip");
+    lua_replace(L, idx);
+    return b;
 }
 
 /* clip(x, lo, hi), clip(x, {min = lo, max = hi}): either bound may be nil. */
@@ -112,13 +92,9 @@ static int m_clip(lua_State *L) {
         else lua_pop(L, 2);
     }
     lua_settop(L, 3);
-    mg_tensor *tlo = NULL, *thi = NULL;
-    mg_tensor *lo = clip_bound(L, 2, x, &tlo);
-    mg_tensor *hi = clip_bound(L, 3, x, &thi);
-    mg_tensor *r = mg_clip(x, lo, hi);
-    mg_release(tlo);
-    mg_release(thi);
-    lmg_push(L, r, "clip");
+    mg_tensor *lo = clip_bound(L, 2, x);
+    mg_tensor *hi = clip_bound(L, 3, x);
+    lmg_push(L, mg_clip(x, lo, hi), "clip");
     return 1;
 }
 
@@ -145,31 +121,8 @@ static int m_where(lua_State *L) {
 /* ---- any / all ---------------------------------------------------------------
  * x:any(), x:any(axis), x:any(axis, keepdims), x:any({1, 2}),
  * x:any({axis = 1, keepdims = true}). */
-static bool is_options(lua_State *L, int idx) {
-    if (!lua_istable(L, idx) || lmg_is(L, idx)) return false;
-    int ta = lua_getfield(L, idx, "axis"), tk = lua_getfield(L, idx, "keepdims");
-    lua_pop(L, 2);
-    return ta != LUA_TNIL || tk != LUA_TNIL || luaL_len(L, idx) == 0;
-}
-
-static int reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool), const char *fn) {
-    mg_tensor *t = lmg_checklike(L, 1, fn);
-    uint32_t axes;
-    bool keep;
-    if (is_options(L, 2)) {
-        lua_getfield(L, 2, "axis");
-        axes = lmg_axes_arg(L, -1, t->ndim, fn);
-        lua_pop(L, 1);
-        keep = lmg_opt_bool(L, 2, "keepdims", false);
-    } else {
-        axes = lmg_axes_arg(L, 2, t->ndim, fn);
-        keep = lua_toboolean(L, 3) || lmg_opt_bool(L, 3, "keepdims", false);
-    }
-    lmg_push(L, op(t, axes, keep), fn);
-    return 1;
-}
-static int m_any(lua_State *L) { return reduction(L, mg_any, "any"); }
-static int m_all(lua_State *L) { return reduction(L, mg_all, "all"); }
+static int m_any(lua_State *L) { return lmg_reduction(L, mg_any, "any"); }
+static int m_all(lua_State *L) { return lmg_reduction(L, mg_all, "all"); }
 
 /* Names shared by mg.* and the methods; PyTorch/Torch7 spellings as aliases. */
 #define MATH_COMMON                                                                          \

@@ -2,6 +2,8 @@
  * core.nnet: orthogonal(shape, opts) and dirac(shape, opts) initializers,
  * embedding(idx, table) with 1-based indices.  The rest is in
  * lua/moongrad/nnet_layers.lua. */
+#include <math.h>
+
 #include "binding.h"
 
 /* A number option (dflt when absent); anything else is an error. */
@@ -15,6 +17,7 @@ static double opt_number(lua_State *L, int opts, const char *key, double dflt, c
     if (lua_type(L, -1) != LUA_TNUMBER)
         luaL_error(L, "%s: option %s must be a number, got %s", fn, key, luaL_typename(L, -1));
     double v = lua_tonumber(L, -1);
+    if (!isfinite(v)) luaL_error(L, "%s: option %s must be a finite number, got %f", fn, key, v);
     lua_pop(L, 1);
     return v;
 }

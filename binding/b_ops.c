@@ -5,8 +5,6 @@
 
 #include "binding.h"
 
-typedef mg_tensor *(*binop)(mg_tensor *, mg_tensor *);
-typedef mg_tensor *(*unop)(mg_tensor *);
 
 /* A Lua number beside a tensor becomes a 0-d tensor of a fitting dtype
  * (no Lua object is made for it).  Float ones are kept in a small
@@ -37,7 +35,7 @@ static mg_tensor *scalar_operand(lua_State *L, int idx, const mg_tensor *other) 
     return t;
 }
 
-static int binary(lua_State *L, binop op, const char *fn) {
+int lmg_binary(lua_State *L, lmg_binop op, const char *fn) {
     mg_tensor *a, *b, *tmp = NULL;
     int t1 = lua_type(L, 1), t2 = lua_type(L, 2);
     if (t1 == LUA_TUSERDATA && t2 == LUA_TNUMBER) {
@@ -56,15 +54,15 @@ static int binary(lua_State *L, binop op, const char *fn) {
     return 1;
 }
 
-static int unary(lua_State *L, unop op, const char *fn) {
+int lmg_unary(lua_State *L, lmg_unop op, const char *fn) {
     lmg_push(L, op(lmg_checklike(L, 1, fn)), fn);
     return 1;
 }
 
 #define BIN(cname, op, fn) \
-    static int cname(lua_State *L) { return binary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_binary(L, op, fn); }
 #define UN(cname, op, fn) \
-    static int cname(lua_State *L) { return unary(L, op, fn); }
+    static int cname(lua_State *L) { return lmg_unary(L, op, fn); }
 
 BIN(l_add, mg_add, "add")
 BIN(l_sub, mg_sub, "subtract")
@@ -85,7 +83,7 @@ UN(l_abs, mg_abs, "abs")
 UN(l_square, mg_square, "square")
 UN(l_sign, mg_sign, "sign")
 
-static int l_unm(lua_State *L) { return unary(L, mg_neg, "negative"); }
+static int l_unm(lua_State *L) { return lmg_unary(L, mg_neg, "negative"); }
 
 static int l_positive(lua_State *L) {
     lmg_checklike(L, 1, "positive");
@@ -103,7 +101,7 @@ static bool is_options(lua_State *L, int idx) {
     return ta != LUA_TNIL || tk != LUA_TNIL || luaL_len(L, idx) == 0;
 }
 
-static int reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool), const char *fn) {
+int lmg_reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool), const char *fn) {
     mg_tensor *t = lmg_checklike(L, 1, fn);
     uint32_t axes;
     bool keep;
@@ -119,8 +117,8 @@ static int reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool)
     lmg_push(L, op(t, axes, keep), fn);
     return 1;
 }
-static int l_sum(lua_State *L) { return reduction(L, mg_sum, "sum"); }
-static int l_mean(lua_State *L) { return reduction(L, mg_mean, "mean"); }
+static int l_sum(lua_State *L) { return lmg_reduction(L, mg_sum, "sum"); }
+static int l_mean(lua_State *L) { return lmg_reduction(L, mg_mean, "mean"); }
 
 const luaL_Reg lmg_ops_meta[] = {
     {"__add", l_add}, {"__sub", l_sub}, {"__mul", l_mul}, {"__div", l_div}, {"__pow", l_pow},

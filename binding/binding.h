@@ -48,6 +48,14 @@ bool lmg_opt_bool(lua_State *L, int opts, const char *key, bool dflt);
 int lmg_opt_dtype(lua_State *L, int opts, int idx_str, const char *fn); /* -1 if absent */
 mg_dtype lmg_dtype_arg(lua_State *L, int idx, const char *fn);
 
+/* b_ops.c: the shared shape of a Lua entry point for a binary op (numbers
+ * on either side), a unary op, and a reduction (axis / keepdims forms). */
+typedef mg_tensor *(*lmg_binop)(mg_tensor *, mg_tensor *);
+typedef mg_tensor *(*lmg_unop)(mg_tensor *);
+int lmg_binary(lua_State *L, lmg_binop op, const char *fn);
+int lmg_unary(lua_State *L, lmg_unop op, const char *fn);
+int lmg_reduction(lua_State *L, mg_tensor *(*op)(mg_tensor *, uint32_t, bool), const char *fn);
+
 /* GC: report library allocations since the last call to Lua's collector. */
 void lmg_gc_account(lua_State *L);
 

@@ -109,8 +109,8 @@ mg_tensor *lmg_scalar_for(lua_State *L, int idx, const mg_tensor *other) {
 int lmg_axis(lua_State *L, lua_Integer axis, int ndim, const char *fn) {
     if (axis >= 1 && axis <= ndim) return (int)axis - 1;
     if (axis <= -1 && axis >= -ndim) return ndim + (int)axis;
-    return luaL_error(L, "%s: axis %d is out of range for a tensor with %d axes (axes are "
-                         "1-based; -1 is the last)", fn, (int)axis, ndim);
+    return luaL_error(L, "%s: axis %I is out of range for a tensor with %d axes (axes are "
+                         "1-based; -1 is the last)", fn, axis, ndim);
 }
 
 uint32_t lmg_axes_arg(lua_State *L, int idx, int ndim, const char *fn) {
@@ -155,7 +155,7 @@ int lmg_shape_args(lua_State *L, int idx, int *ndim, int64_t *shape, const char 
         }
     }
     for (int i = 0; i < n; i++)
-        if (shape[i] < 0) luaL_error(L, "%s: shape entries must be >= 0, got %d", fn, (int)shape[i]);
+        if (shape[i] < 0) luaL_error(L, "%s: shape entries must be >= 0, got %I", fn, (lua_Integer)shape[i]);
     *ndim = n;
     return idx;
 }
@@ -170,7 +170,10 @@ bool lmg_opt_bool(lua_State *L, int opts, const char *key, bool dflt) {
 
 mg_dtype lmg_dtype_arg(lua_State *L, int idx, const char *fn) {
     mg_dtype dt;
-    const char *name = luaL_checkstring(L, idx);
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "%s: the dtype must be a string such as \"float64\", got %s", fn,
+                   luaL_typename(L, idx));
+    const char *name = lua_tostring(L, idx);
     if (mg_dtype_from_name(name, &dt)) lmg_error(L, fn);
     return dt;
 }

@@ -302,10 +302,14 @@ static int run_node(const pass_sink *s, mg_tensor *t, mg_tensor *g) {
     return rc;
 }
 
-/* Hands t's total gradient g to the sink. */
+/* Hands t's total gradient g to the sink.  An intermediate's .grad is kept
+ * as a constant even under create_graph: a recorded gradient usually refers
+ * back to the tensor (d(t*t)/dt = 2t), and that reference cycle could never
+ * be freed (no handle reaches an intermediate to null its grad).  Leaves
+ * keep a differentiable .grad; x:null_grad() breaks their cycle. */
 static int deliver(pass_sink *s, mg_tensor *t, mg_tensor *g) {
     if (!s->inputs) {
-        mg_tensor *kept = own(g);
+        mg_tensor *kept = t->grad_fn && g->requires_grad ? mg_copy_of(g, g->dtype) : own(g);
         return kept ? accumulate(&t->grad, kept) : mg_errcode();
     }
     for (int j = 0; j < s->nin; j++)

@@ -130,6 +130,15 @@ typedef void (*mg_run_fn)(char **p, const int64_t *inner_stride, int64_t n, void
 void mg_strided_walk(int ndim, const int64_t *shape, int nops, char **base,
                      const int64_t *const *st, const size_t *esz, mg_run_fn fn, void *ctx);
 
+/* grad_util.c: helpers for backward functions and composites.  The take
+ * functions apply op and release their (new-reference) arguments. */
+bool mg_wants(const mg_node *n, int i);
+mg_tensor *mg_scal(double v, const mg_tensor *like);
+mg_tensor *mg_take1(mg_tensor *(*op)(mg_tensor *), mg_tensor *a);
+mg_tensor *mg_take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b);
+mg_tensor *mg_take3(mg_tensor *(*op)(mg_tensor *, mg_tensor *, mg_tensor *), mg_tensor *a,
+                    mg_tensor *b, mg_tensor *c);
+
 /* autograd.c */
 bool mg_in_backward(void);
 

@@ -92,31 +92,7 @@ GRAD_BINARY(gelu_tanh_grad_f32, float, g * gelu_tanh_s(x))
 GRAD_BINARY(gelu_tanh_grad_f64, double, g * gelu_tanh_d(x))
 
 /* ---- helpers for backward and composites ------------------------------------- */
-static bool wants(mg_node *n, int i) { return n->inputs[i]->requires_grad; }
 
-static mg_tensor *scal(double v, const mg_tensor *like) { return mg_scalar(v, like->dtype); }
-
-/* Consume their tensor arguments (release them) and return op applied to
- * them; a NULL argument (an earlier failure) gives NULL. */
-static mg_tensor *take1(mg_tensor *(*op)(mg_tensor *), mg_tensor *a) {
-    mg_tensor *r = a ? op(a) : NULL;
-    mg_release(a);
-    return r;
-}
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
-static mg_tensor *take3(mg_tensor *(*op)(mg_tensor *, mg_tensor *, mg_tensor *), mg_tensor *a,
-                        mg_tensor *b, mg_tensor *c) {
-    mg_tensor *r = a && b && c ? op(a, b, c) : NULL;
-    mg_release(a);
-    mg_release(b);
-    mg_release(c);
-    return r;
-}
 /* Sums over one axis, consuming a. */
 static mg_tensor *take_sum(mg_tensor *a, int axis, int ndim, bool keepdims) {
     mg_tensor *r = a ? mg_sum(a, ndim ? 1u << axis : 0u, keepdims) : NULL;
@@ -125,7 +101,7 @@ static mg_tensor *take_sum(mg_tensor *a, int axis, int ndim, bool keepdims) {
 }
 
 static int done(mg_node *n, mg_tensor **gin) {
-    if (wants(n, 0) && !gin[0]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+    if (mg_wants(n, 0) && !gin[0]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -153,7 +129,7 @@ static int relu_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 /* The gradient op is linear in g (d/dg: the op on h) and piecewise constant
  * in x (no gradient to x). */
 static int relu_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
-    if (!wants(n, 0)) return MG_OK;
+    if (!mg_wants(n, 0)) return MG_OK;
     mg_tensor *in[2] = {h, n->inputs[1]};
     gin[0] = mg_apply(&op_relu_grad, in, NULL);
     return done(n, gin);
@@ -183,15 +159,15 @@ static int sigmoid_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 /* Backward of g s (1 - s):  d/dg: the op on (h, s);  d/ds: h g (1 - 2 s). */
 static int sigmoid_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *g = n->inputs[0], *s = n->inputs[1];
-    if (wants(n, 0)) {
+    if (mg_wants(n, 0)) {
         mg_tensor *in[2] = {h, s};
         gin[0] = mg_apply(&op_sigmoid_grad, in, NULL);
     }
-    if (wants(n, 1))
-        gin[1] = take2(mg_mul, mg_mul(h, g),
-                       take2(mg_sub, scal(1, s), take2(mg_mul, mg_retain(s), scal(2, s))));
+    if (mg_wants(n, 1))
+        gin[1] = mg_take2(mg_mul, mg_mul(h, g),
+                       mg_take2(mg_sub, mg_scal(1, s), mg_take2(mg_mul, mg_retain(s), mg_scal(2, s))));
     for (int i = 0; i < 2; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -208,33 +184,33 @@ mg_tensor *mg_sigmoid(mg_tensor *x) { return mg_apply(&op_sigmoid, &x, NULL); }
 /* ---- gelu ------------------------------------------------------------------------ */
 /* phi(x) = exp(-x^2 / 2) / sqrt(2 pi), the normal density, with ops. */
 static mg_tensor *normal_pdf(mg_tensor *x) {
-    mg_tensor *e = take1(mg_exp, take2(mg_mul, mg_square(x), scal(-0.5, x)));
-    return take2(mg_mul, e, scal(INV_SQRT_2PI, x));
+    mg_tensor *e = mg_take1(mg_exp, mg_take2(mg_mul, mg_square(x), mg_scal(-0.5, x)));
+    return mg_take2(mg_mul, e, mg_scal(INV_SQRT_2PI, x));
 }
 
 /* gelu'' with ops.  Exact: phi(x) (2 - x^2). */
 static mg_tensor *gelu_d2(mg_tensor *x) {
-    return take2(mg_mul, normal_pdf(x), take2(mg_sub, scal(2, x), mg_square(x)));
+    return mg_take2(mg_mul, normal_pdf(x), mg_take2(mg_sub, mg_scal(2, x), mg_square(x)));
 }
 
 /* Tanh form: (1 - t^2) (u' + x (u'' - 2 t u'^2) / 2) with u' = k (1 + 3 c x^2)
  * and u'' = 6 k c x. */
 static mg_tensor *gelu_tanh_d2(mg_tensor *x) {
     mg_tensor *x2 = mg_square(x);
-    mg_tensor *u = x2 ? take2(mg_mul, take2(mg_add, mg_retain(x), take2(mg_mul, mg_mul(x2, x),
-                                                                          scal(GELU_C, x))),
-                              scal(SQRT_2_PI, x)) : NULL;
-    mg_tensor *t = take1(mg_tanh, u);
-    mg_tensor *du = take2(mg_mul, take2(mg_add, take2(mg_mul, x2, scal(3 * GELU_C, x)), scal(1, x)),
-                          scal(SQRT_2_PI, x));
-    mg_tensor *ddu = take2(mg_mul, mg_retain(x), scal(6 * SQRT_2_PI * GELU_C, x));
+    mg_tensor *u = x2 ? mg_take2(mg_mul, mg_take2(mg_add, mg_retain(x), mg_take2(mg_mul, mg_mul(x2, x),
+                                                                          mg_scal(GELU_C, x))),
+                              mg_scal(SQRT_2_PI, x)) : NULL;
+    mg_tensor *t = mg_take1(mg_tanh, u);
+    mg_tensor *du = mg_take2(mg_mul, mg_take2(mg_add, mg_take2(mg_mul, x2, mg_scal(3 * GELU_C, x)), mg_scal(1, x)),
+                          mg_scal(SQRT_2_PI, x));
+    mg_tensor *ddu = mg_take2(mg_mul, mg_retain(x), mg_scal(6 * SQRT_2_PI * GELU_C, x));
     mg_tensor *curv =
-        t && du ? take2(mg_mul, take2(mg_mul, mg_retain(t), mg_square(du)), scal(2, x)) : NULL;
+        t && du ? mg_take2(mg_mul, mg_take2(mg_mul, mg_retain(t), mg_square(du)), mg_scal(2, x)) : NULL;
     mg_tensor *br =
-        take2(mg_mul, take2(mg_mul, mg_retain(x), take2(mg_sub, ddu, curv)), scal(0.5, x));
-    mg_tensor *sech2 = t ? take2(mg_sub, scal(1, x), mg_square(t)) : NULL;
+        mg_take2(mg_mul, mg_take2(mg_mul, mg_retain(x), mg_take2(mg_sub, ddu, curv)), mg_scal(0.5, x));
+    mg_tensor *sech2 = t ? mg_take2(mg_sub, mg_scal(1, x), mg_square(t)) : NULL;
     mg_release(t);
-    return take2(mg_mul, sech2, take2(mg_add, du, br));
+    return mg_take2(mg_mul, sech2, mg_take2(mg_add, du, br));
 }
 
 static const mg_opdef op_gelu_grad, op_gelu_tanh_grad;
@@ -244,14 +220,14 @@ static const mg_opdef op_gelu_grad, op_gelu_tanh_grad;
 static int gelu_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     bool tanh_form = n->op == &op_gelu_tanh_grad;
     mg_tensor *g = n->inputs[0], *x = n->inputs[1];
-    if (wants(n, 0)) {
+    if (mg_wants(n, 0)) {
         mg_tensor *in[2] = {h, x};
         gin[0] = mg_apply(n->op, in, NULL);
     }
-    if (wants(n, 1))
-        gin[1] = take2(mg_mul, mg_mul(h, g), tanh_form ? gelu_tanh_d2(x) : gelu_d2(x));
+    if (mg_wants(n, 1))
+        gin[1] = mg_take2(mg_mul, mg_mul(h, g), tanh_form ? gelu_tanh_d2(x) : gelu_d2(x));
     for (int i = 0; i < 2; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -421,18 +397,18 @@ static int softmax_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 static int softmax_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *g = n->inputs[0], *p = n->inputs[1];
     int nd = p->ndim, ax = n->p.axis;
-    if (wants(n, 0)) {
+    if (mg_wants(n, 0)) {
         mg_tensor *in[2] = {h, p};
         gin[0] = mg_apply(&op_softmax_grad, in, &n->p);
     }
-    if (wants(n, 1)) {
+    if (mg_wants(n, 1)) {
         mg_tensor *gp = take_sum(mg_mul(g, p), ax, nd, true),
                   *hp = take_sum(mg_mul(h, p), ax, nd, true);
-        mg_tensor *a = gp ? take2(mg_mul, mg_retain(h), take2(mg_sub, mg_retain(g), gp)) : NULL;
-        gin[1] = take2(mg_sub, a, hp ? take2(mg_mul, mg_retain(g), hp) : NULL);
+        mg_tensor *a = gp ? mg_take2(mg_mul, mg_retain(h), mg_take2(mg_sub, mg_retain(g), gp)) : NULL;
+        gin[1] = mg_take2(mg_sub, a, hp ? mg_take2(mg_mul, mg_retain(g), hp) : NULL);
     }
     for (int i = 0; i < 2; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -442,13 +418,13 @@ static int logsoftmax_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *g = n->inputs[0], *q = n->inputs[1];
     int nd = q->ndim, ax = n->p.axis;
     mg_tensor *e = mg_exp(q);
-    if (e && wants(n, 0))
-        gin[0] = take2(mg_sub, mg_retain(h), take_sum(mg_mul(h, e), ax, nd, true));
-    if (e && wants(n, 1))
-        gin[1] = take1(mg_neg, take2(mg_mul, mg_mul(h, e), take_sum(mg_retain(g), ax, nd, true)));
+    if (e && mg_wants(n, 0))
+        gin[0] = mg_take2(mg_sub, mg_retain(h), take_sum(mg_mul(h, e), ax, nd, true));
+    if (e && mg_wants(n, 1))
+        gin[1] = mg_take1(mg_neg, mg_take2(mg_mul, mg_mul(h, e), take_sum(mg_retain(g), ax, nd, true)));
     mg_release(e);
     for (int i = 0; i < 2; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -490,13 +466,13 @@ mg_tensor *mg_logsoftmax(mg_tensor *x, int axis) { return softmax_entry(&op_logs
 
 /* ---- composites ------------------------------------------------------------------- */
 /* x > 0 as a constant bool mask. */
-static mg_tensor *positive(mg_tensor *x) { return take2(mg_greater, mg_retain(x), scal(0, x)); }
+static mg_tensor *positive(mg_tensor *x) { return mg_take2(mg_greater, mg_retain(x), mg_scal(0, x)); }
 
 mg_tensor *mg_leaky_relu(mg_tensor *x, double slope) { /* x > 0 ? x : slope x */
     if (missing(x, "leaky_relu")) return NULL;
     mg_tensor *f = as_float(x);
     mg_tensor *r =
-        f ? take3(mg_where, positive(f), mg_retain(f), take2(mg_mul, mg_retain(f), scal(slope, f)))
+        f ? mg_take3(mg_where, positive(f), mg_retain(f), mg_take2(mg_mul, mg_retain(f), mg_scal(slope, f)))
           : NULL;
     mg_release(f);
     return r;
@@ -508,9 +484,9 @@ mg_tensor *mg_elu(mg_tensor *x, double alpha) {
     if (missing(x, "elu")) return NULL;
     mg_tensor *f = as_float(x);
     mg_tensor *pos = f ? positive(f) : NULL;
-    mg_tensor *neg = pos ? take3(mg_where, mg_retain(pos), scal(0, f), mg_retain(f)) : NULL;
-    mg_tensor *e = take2(mg_mul, take1(mg_expm1, neg), f ? scal(alpha, f) : NULL);
-    mg_tensor *r = e ? take3(mg_where, mg_retain(pos), mg_retain(f), e) : NULL;
+    mg_tensor *neg = pos ? mg_take3(mg_where, mg_retain(pos), mg_scal(0, f), mg_retain(f)) : NULL;
+    mg_tensor *e = mg_take2(mg_mul, mg_take1(mg_expm1, neg), f ? mg_scal(alpha, f) : NULL);
+    mg_tensor *r = e ? mg_take3(mg_where, mg_retain(pos), mg_retain(f), e) : NULL;
     mg_release(pos);
     mg_release(f);
     return r;
@@ -518,7 +494,7 @@ mg_tensor *mg_elu(mg_tensor *x, double alpha) {
 
 mg_tensor *mg_selu(mg_tensor *x) {
     mg_tensor *e = mg_elu(x, SELU_ALPHA);
-    return e ? take2(mg_mul, e, scal(SELU_SCALE, e)) : NULL;
+    return e ? mg_take2(mg_mul, e, mg_scal(SELU_SCALE, e)) : NULL;
 }
 
 mg_tensor *mg_hard_tanh(mg_tensor *x, double lo, double hi) {
@@ -528,7 +504,7 @@ mg_tensor *mg_hard_tanh(mg_tensor *x, double lo, double hi) {
         return NULL;
     }
     mg_tensor *f = as_float(x);
-    mg_tensor *r = f ? take3(mg_clip, mg_retain(f), scal(lo, f), scal(hi, f)) : NULL;
+    mg_tensor *r = f ? mg_take3(mg_clip, mg_retain(f), mg_scal(lo, f), mg_scal(hi, f)) : NULL;
     mg_release(f);
     return r;
 }
@@ -536,7 +512,7 @@ mg_tensor *mg_hard_tanh(mg_tensor *x, double lo, double hi) {
 mg_tensor *mg_soft_sign(mg_tensor *x) { /* x / (1 + |x|) */
     if (missing(x, "soft_sign")) return NULL;
     mg_tensor *f = as_float(x);
-    mg_tensor *r = f ? take2(mg_div, mg_retain(f), take2(mg_add, mg_abs(f), scal(1, f))) : NULL;
+    mg_tensor *r = f ? mg_take2(mg_div, mg_retain(f), mg_take2(mg_add, mg_abs(f), mg_scal(1, f))) : NULL;
     mg_release(f);
     return r;
 }
@@ -550,11 +526,11 @@ mg_tensor *mg_softplus(mg_tensor *x, double beta, double threshold) {
         return NULL;
     }
     mg_tensor *f = as_float(x);
-    mg_tensor *bx = f ? take2(mg_mul, mg_retain(f), scal(beta, f)) : NULL;
-    mg_tensor *big = bx ? take2(mg_greater, mg_retain(bx), scal(threshold, f)) : NULL;
+    mg_tensor *bx = f ? mg_take2(mg_mul, mg_retain(f), mg_scal(beta, f)) : NULL;
+    mg_tensor *big = bx ? mg_take2(mg_greater, mg_retain(bx), mg_scal(threshold, f)) : NULL;
     mg_tensor *sp =
-        big ? take2(mg_div, take2(mg_logaddexp, scal(0, f), mg_retain(bx)), scal(beta, f)) : NULL;
-    mg_tensor *r = sp ? take3(mg_where, mg_retain(big), mg_retain(f), sp) : NULL;
+        big ? mg_take2(mg_div, mg_take2(mg_logaddexp, mg_scal(0, f), mg_retain(bx)), mg_scal(beta, f)) : NULL;
+    mg_tensor *r = sp ? mg_take3(mg_where, mg_retain(big), mg_retain(f), sp) : NULL;
     mg_release(bx);
     mg_release(big);
     mg_release(f);
@@ -585,5 +561,5 @@ mg_tensor *mg_glu(mg_tensor *x, int axis) {
     idx[axis].start = len ? len / 2 : 0;
     mg_tensor *b = f ? mg_index_get(f, axis + 1, idx) : NULL;
     mg_release(f);
-    return take2(mg_mul, a, take1(mg_sigmoid, b));
+    return mg_take2(mg_mul, a, mg_take1(mg_sigmoid, b));
 }

@@ -18,31 +18,7 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------------ */
-static bool wants(mg_node *n, int i) { return n->inputs[i]->requires_grad; }
 
-static mg_tensor *scal(double v, const mg_tensor *like) { return mg_scalar(v, like->dtype); }
-
-/* Consume their tensor arguments (release them) and return op applied to
- * them; a NULL argument (an earlier failure) gives NULL. */
-static mg_tensor *take1(mg_tensor *(*op)(mg_tensor *), mg_tensor *a) {
-    mg_tensor *r = a ? op(a) : NULL;
-    mg_release(a);
-    return r;
-}
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
-static mg_tensor *take3(mg_tensor *(*op)(mg_tensor *, mg_tensor *, mg_tensor *), mg_tensor *a,
-                        mg_tensor *b, mg_tensor *c) {
-    mg_tensor *r = a && b && c ? op(a, b, c) : NULL;
-    mg_release(a);
-    mg_release(b);
-    mg_release(c);
-    return r;
-}
 /* Sums a over one axis (none for a 0-d a), consuming a. */
 static mg_tensor *take_sum(mg_tensor *a, int axis, bool keepdims) {
     mg_tensor *r = a ? mg_sum(a, a->ndim ? 1u << axis : 0u, keepdims) : NULL;
@@ -339,7 +315,7 @@ static mg_tensor *sce_target(mg_node *n) {
 static const mg_opdef op_sce_grad;
 
 static int sce_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (!wants(n, 0)) return MG_OK;
+    if (!mg_wants(n, 0)) return MG_OK;
     mg_tensor *in[4] = {n->inputs[0], g, n->inputs[1], n->inputs[2]};
     gin[0] = mg_apply(&op_sce_grad, in, &n->p);
     return gin[0] ? MG_OK : mg_errcode();
@@ -357,20 +333,20 @@ static int sce_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
     mg_tensor *T = sce_target(n);
     mg_tensor *K = T ? mg_sum(T, 1u << cls, true) : NULL;
     mg_tensor *p = K ? mg_softmax(x, cls) : NULL;
-    if (p && wants(n, 1))
-        gin[1] = take_sum(take2(mg_mul, mg_retain(h), take2(mg_sub, mg_mul(K, p), mg_retain(T))),
+    if (p && mg_wants(n, 1))
+        gin[1] = take_sum(mg_take2(mg_mul, mg_retain(h), mg_take2(mg_sub, mg_mul(K, p), mg_retain(T))),
                           cls, false);
-    if (p && wants(n, 0)) {
-        mg_tensor *v = take2(mg_mul, take2(mg_mul, mg_retain(h), mg_reshape(g, x->ndim, kshape)),
+    if (p && mg_wants(n, 0)) {
+        mg_tensor *v = mg_take2(mg_mul, mg_take2(mg_mul, mg_retain(h), mg_reshape(g, x->ndim, kshape)),
                              mg_retain(K));
         mg_tensor *dot = v ? take_sum(mg_mul(v, p), cls, true) : NULL;
-        gin[0] = take2(mg_mul, mg_retain(p), take2(mg_sub, v, dot));
+        gin[0] = mg_take2(mg_mul, mg_retain(p), mg_take2(mg_sub, v, dot));
     }
     mg_release(T);
     mg_release(K);
     mg_release(p);
     for (int i = 0; i < 2; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
@@ -430,7 +406,7 @@ static mg_tensor *nll_grad_fw(mg_tensor **in, const mg_params *p) {
 static const mg_opdef op_nll_grad;
 
 static int nll_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (!wants(n, 0)) return MG_OK;
+    if (!mg_wants(n, 0)) return MG_OK;
     mg_params p = n->p;
     p.ndim = n->inputs[0]->ndim;
     memcpy(p.shape, n->inputs[0]->shape, sizeof p.shape);
@@ -443,7 +419,7 @@ static const mg_opdef op_nll;
 
 /* The scatter is linear in g: its backward is the pick applied to h. */
 static int nll_grad_bw(mg_node *n, mg_tensor *h, mg_tensor **gin) {
-    if (!wants(n, 0)) return MG_OK;
+    if (!mg_wants(n, 0)) return MG_OK;
     mg_tensor *in[3] = {h, n->inputs[1], n->inputs[2]};
     gin[0] = mg_apply(&op_nll, in, &n->p);
     return gin[0] ? MG_OK : mg_errcode();
@@ -502,7 +478,7 @@ static mg_tensor *class_loss(const mg_opdef *op, mg_tensor *x, mg_tensor *labels
     mg_tensor *s = mg_sum(l, MG_ALLAXES, false);
     mg_release(l);
     if (!s || red == MG_REDUCE_SUM) return s;
-    return take2(mg_div, s, scal(denom, s));
+    return mg_take2(mg_div, s, mg_scal(denom, s));
 }
 
 mg_tensor *mg_softmax_crossentropy(mg_tensor *logits, mg_tensor *labels, mg_tensor *weights,
@@ -550,9 +526,9 @@ mg_tensor *mg_multiclass_hinge(mg_tensor *scores, mg_tensor *labels, double marg
         return NULL;
     }
     int cls = x->ndim == 1 ? 0 : 1;
-    mg_tensor *xy = take_sum(take3(mg_where, mg_retain(mask), mg_retain(x), scal(0, x)), cls, true);
-    mg_tensor *m = take1(mg_relu, take2(mg_add, take2(mg_sub, mg_retain(x), xy), scal(margin, x)));
-    mg_tensor *l = take_sum(take3(mg_where, mg_retain(mask), scal(0, x), m), cls, false);
+    mg_tensor *xy = take_sum(mg_take3(mg_where, mg_retain(mask), mg_retain(x), mg_scal(0, x)), cls, true);
+    mg_tensor *m = mg_take1(mg_relu, mg_take2(mg_add, mg_take2(mg_sub, mg_retain(x), xy), mg_scal(margin, x)));
+    mg_tensor *l = take_sum(mg_take3(mg_where, mg_retain(mask), mg_scal(0, x), m), cls, false);
     mg_release(mask);
     mg_release(x);
     return reduce(l, red);
@@ -580,10 +556,10 @@ mg_tensor *mg_softmax_focal_loss(mg_tensor *logits, mg_tensor *labels, double al
     mg_release(x);
     if (!ce) return NULL;
     if (gamma != 0) { /* (1 - p_y)^gamma with p_y = exp(-ce) */
-        mg_tensor *q = take2(mg_sub, scal(1, ce), take1(mg_exp, mg_neg(ce)));
-        ce = take2(mg_mul, ce, focal_factor(q, gamma));
+        mg_tensor *q = mg_take2(mg_sub, mg_scal(1, ce), mg_take1(mg_exp, mg_neg(ce)));
+        ce = mg_take2(mg_mul, ce, focal_factor(q, gamma));
     }
-    mg_tensor *l = ce ? take2(mg_mul, ce, scal(alpha, ce)) : NULL;
+    mg_tensor *l = ce ? mg_take2(mg_mul, ce, mg_scal(alpha, ce)) : NULL;
     return reduce(l, red);
 }
 
@@ -609,15 +585,15 @@ static int check_pair(const char *op, mg_tensor *pred, mg_tensor *target, const 
 /* pred - target, both as floats. */
 static mg_tensor *difference(const char *op, mg_tensor *pred, mg_tensor *target, mg_reduction red) {
     if (check_pair(op, pred, target, "pred", "target") || check_reduction(op, red)) return NULL;
-    return take2(mg_sub, as_float(pred), as_float(target));
+    return mg_take2(mg_sub, as_float(pred), as_float(target));
 }
 
 mg_tensor *mg_mse_loss(mg_tensor *pred, mg_tensor *target, mg_reduction red) {
-    return reduce(take1(mg_square, difference("mse", pred, target, red)), red);
+    return reduce(mg_take1(mg_square, difference("mse", pred, target, red)), red);
 }
 
 mg_tensor *mg_l1_loss(mg_tensor *pred, mg_tensor *target, mg_reduction red) {
-    return reduce(take1(mg_abs, difference("l1", pred, target, red)), red);
+    return reduce(mg_take1(mg_abs, difference("l1", pred, target, red)), red);
 }
 
 mg_tensor *mg_huber_loss(mg_tensor *pred, mg_tensor *target, double delta, mg_reduction red) {
@@ -628,13 +604,13 @@ mg_tensor *mg_huber_loss(mg_tensor *pred, mg_tensor *target, double delta, mg_re
     mg_tensor *d = difference("huber", pred, target, red);
     if (!d) return NULL;
     mg_tensor *ad = mg_abs(d);
-    mg_tensor *small = ad ? take2(mg_less, mg_retain(ad), scal(delta, d)) : NULL;
-    mg_tensor *sq = take2(mg_mul, mg_square(d), scal(0.5, d));
+    mg_tensor *small = ad ? mg_take2(mg_less, mg_retain(ad), mg_scal(delta, d)) : NULL;
+    mg_tensor *sq = mg_take2(mg_mul, mg_square(d), mg_scal(0.5, d));
     mg_tensor *lin =
-        take2(mg_mul, take2(mg_sub, mg_retain(ad), scal(0.5 * delta, d)), scal(delta, d));
+        mg_take2(mg_mul, mg_take2(mg_sub, mg_retain(ad), mg_scal(0.5 * delta, d)), mg_scal(delta, d));
     mg_release(ad);
     mg_release(d);
-    return reduce(take3(mg_where, small, sq, lin), red);
+    return reduce(mg_take3(mg_where, small, sq, lin), red);
 }
 
 /* Probabilities outside [0, 1] (or NaN) are an error, as PyTorch. */
@@ -657,20 +633,20 @@ static int check_probs(const char *op, mg_tensor *p) {
  * gradient (which is 0 there). */
 static mg_tensor *clamped_log(mg_tensor *x) {
     bool prev = mg_set_grad_enabled(false);
-    mg_tensor *keep = take2(mg_greater, mg_log(x), scal(-100, x));
+    mg_tensor *keep = mg_take2(mg_greater, mg_log(x), mg_scal(-100, x));
     mg_set_grad_enabled(prev);
-    mg_tensor *xs = keep ? take3(mg_where, mg_retain(keep), mg_retain(x), scal(1, x)) : NULL;
-    return take3(mg_where, keep, take1(mg_log, xs), scal(-100, x));
+    mg_tensor *xs = keep ? mg_take3(mg_where, mg_retain(keep), mg_retain(x), mg_scal(1, x)) : NULL;
+    return mg_take3(mg_where, keep, mg_take1(mg_log, xs), mg_scal(-100, x));
 }
 
 /* -(t log p + (1 - t) log(1 - p)) element-wise, logs clamped; p and t floats. */
 static mg_tensor *bce_elements(mg_tensor *p, mg_tensor *t) {
-    mg_tensor *a = take2(mg_mul, mg_retain(t), clamped_log(p));
-    mg_tensor *q = take2(mg_sub, scal(1, p), mg_retain(p));
+    mg_tensor *a = mg_take2(mg_mul, mg_retain(t), clamped_log(p));
+    mg_tensor *q = mg_take2(mg_sub, mg_scal(1, p), mg_retain(p));
     mg_tensor *b =
-        take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), q ? clamped_log(q) : NULL);
+        mg_take2(mg_mul, mg_take2(mg_sub, mg_scal(1, t), mg_retain(t)), q ? clamped_log(q) : NULL);
     mg_release(q);
-    return take1(mg_neg, take2(mg_add, a, b));
+    return mg_take1(mg_neg, mg_take2(mg_add, a, b));
 }
 
 /* probs and targets as floats, checked. */
@@ -705,17 +681,17 @@ mg_tensor *mg_binary_crossentropy_with_logits(mg_tensor *logits, mg_tensor *targ
         (pos_weight && check_pair(op, logits, pos_weight, "logits", "pos_weight")))
         return NULL;
     mg_tensor *x = as_float(logits), *t = as_float(targets);
-    mg_tensor *sp = x ? take2(mg_logaddexp, scal(0, x), mg_neg(x)) : NULL;
+    mg_tensor *sp = x ? mg_take2(mg_logaddexp, mg_scal(0, x), mg_neg(x)) : NULL;
     if (sp && t && pos_weight) {
-        mg_tensor *pw1 = take2(mg_sub, as_float(pos_weight), scal(1, sp)); /* lw = 1 + (pw - 1) t */
-        mg_tensor *lw = take2(mg_add, take2(mg_mul, pw1, mg_retain(t)), scal(1, sp));
-        sp = take2(mg_mul, sp, lw);
+        mg_tensor *pw1 = mg_take2(mg_sub, as_float(pos_weight), mg_scal(1, sp)); /* lw = 1 + (pw - 1) t */
+        mg_tensor *lw = mg_take2(mg_add, mg_take2(mg_mul, pw1, mg_retain(t)), mg_scal(1, sp));
+        sp = mg_take2(mg_mul, sp, lw);
     }
     mg_tensor *a =
-        x && t ? take2(mg_mul, take2(mg_sub, scal(1, t), mg_retain(t)), mg_retain(x)) : NULL;
+        x && t ? mg_take2(mg_mul, mg_take2(mg_sub, mg_scal(1, t), mg_retain(t)), mg_retain(x)) : NULL;
     mg_release(x);
     mg_release(t);
-    return reduce(take2(mg_add, a, sp), red);
+    return reduce(mg_take2(mg_add, a, sp), red);
 }
 
 /* q^gamma for the focal losses, q in [0, 1]; for 0 < gamma < 1, q is kept
@@ -723,8 +699,8 @@ mg_tensor *mg_binary_crossentropy_with_logits(mg_tensor *logits, mg_tensor *targ
 static mg_tensor *focal_factor(mg_tensor *q, double gamma) {
     if (!q) return NULL;
     if (gamma > 0 && gamma < 1)
-        q = take2(mg_maximum, q, scal(q->dtype == MG_FLOAT32 ? FLT_MIN : DBL_MIN, q));
-    return q ? take2(mg_pow, q, scal(gamma, q)) : NULL;
+        q = mg_take2(mg_maximum, q, mg_scal(q->dtype == MG_FLOAT32 ? FLT_MIN : DBL_MIN, q));
+    return q ? mg_take2(mg_pow, q, mg_scal(gamma, q)) : NULL;
 }
 
 mg_tensor *mg_focal_loss(mg_tensor *probs, mg_tensor *targets, double alpha, double gamma,
@@ -739,14 +715,14 @@ mg_tensor *mg_focal_loss(mg_tensor *probs, mg_tensor *targets, double alpha, dou
     if (prob_pair(op, probs, targets, red, &p, &t)) return NULL;
     mg_tensor *l = bce_elements(p, t);
     if (l && gamma != 0) { /* (1 - p_t)^gamma, 1 - p_t = p + t - 2 p t */
-        mg_tensor *q = take2(mg_sub, take2(mg_add, mg_retain(p), mg_retain(t)),
-                             take2(mg_mul, take2(mg_mul, mg_retain(p), mg_retain(t)), scal(2, l)));
-        l = take2(mg_mul, l, focal_factor(q, gamma));
+        mg_tensor *q = mg_take2(mg_sub, mg_take2(mg_add, mg_retain(p), mg_retain(t)),
+                             mg_take2(mg_mul, mg_take2(mg_mul, mg_retain(p), mg_retain(t)), mg_scal(2, l)));
+        l = mg_take2(mg_mul, l, focal_factor(q, gamma));
     }
     if (l && alpha >= 0) { /* alpha t + (1 - alpha)(1 - t) = (1 - alpha) + (2 alpha - 1) t */
-        mg_tensor *at = take2(mg_add, take2(mg_mul, mg_retain(t), scal(2 * alpha - 1, l)),
-                              scal(1 - alpha, l));
-        l = take2(mg_mul, l, at);
+        mg_tensor *at = mg_take2(mg_add, mg_take2(mg_mul, mg_retain(t), mg_scal(2 * alpha - 1, l)),
+                              mg_scal(1 - alpha, l));
+        l = mg_take2(mg_mul, l, at);
     }
     mg_release(p);
     mg_release(t);
@@ -776,10 +752,10 @@ mg_tensor *mg_margin_ranking_loss(mg_tensor *x1, mg_tensor *x2, mg_tensor *y, do
         mg_release(yc);
         yc = r;
     }
-    mg_tensor *yf = take1(as_float, yc);
-    mg_tensor *d = take2(mg_sub, as_float(x1), as_float(x2));
-    mg_tensor *yd = take2(mg_mul, yf, d ? mg_retain(d) : NULL);
-    mg_tensor *m = yd ? take2(mg_sub, scal(margin, yd), yd) : NULL;
+    mg_tensor *yf = mg_take1(as_float, yc);
+    mg_tensor *d = mg_take2(mg_sub, as_float(x1), as_float(x2));
+    mg_tensor *yd = mg_take2(mg_mul, yf, d ? mg_retain(d) : NULL);
+    mg_tensor *m = yd ? mg_take2(mg_sub, mg_scal(margin, yd), yd) : NULL;
     mg_release(d);
-    return reduce(take1(mg_relu, m), red);
+    return reduce(mg_take1(mg_relu, m), red);
 }

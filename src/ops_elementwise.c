@@ -193,44 +193,33 @@ static int check_pow(mg_tensor **in) {
  * Each returns gradients at the output's (broadcast) shape; mg_backward sums
  * them down to the inputs' shapes.  Intermediate results are released as
  * soon as they are used. */
-static bool wants(mg_node *n, int i) { return n->inputs[i]->requires_grad; }
-
-static mg_tensor *scal(double v, const mg_tensor *like) { return mg_scalar(v, like->dtype); }
-
-/* Consumes a and b (releases them), returns op(a, b). */
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
 
 static int done(mg_node *n, mg_tensor **gin) {
     for (int i = 0; i < n->ninputs; i++)
-        if (wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
+        if (mg_wants(n, i) && !gin[i]) return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 
 static int add_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (wants(n, 0)) gin[0] = mg_retain(g);
-    if (wants(n, 1)) gin[1] = mg_retain(g);
+    if (mg_wants(n, 0)) gin[0] = mg_retain(g);
+    if (mg_wants(n, 1)) gin[1] = mg_retain(g);
     return MG_OK;
 }
 static int sub_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (wants(n, 0)) gin[0] = mg_retain(g);
-    if (wants(n, 1)) gin[1] = mg_neg(g);
+    if (mg_wants(n, 0)) gin[0] = mg_retain(g);
+    if (mg_wants(n, 1)) gin[1] = mg_neg(g);
     return done(n, gin);
 }
 static int mul_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (wants(n, 0)) gin[0] = mg_mul(g, n->inputs[1]);
-    if (wants(n, 1)) gin[1] = mg_mul(g, n->inputs[0]);
+    if (mg_wants(n, 0)) gin[0] = mg_mul(g, n->inputs[1]);
+    if (mg_wants(n, 1)) gin[1] = mg_mul(g, n->inputs[0]);
     return done(n, gin);
 }
 static int div_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0], *b = n->inputs[1];
-    if (wants(n, 0)) gin[0] = mg_div(g, b);
-    if (wants(n, 1)) {
-        mg_tensor *q = take2(mg_div, mg_mul(g, a), mg_mul(b, b));
+    if (mg_wants(n, 0)) gin[0] = mg_div(g, b);
+    if (mg_wants(n, 1)) {
+        mg_tensor *q = mg_take2(mg_div, mg_mul(g, a), mg_mul(b, b));
         gin[1] = q ? mg_neg(q) : NULL;
         mg_release(q);
     }
@@ -246,22 +235,22 @@ static bool is_const_two(const mg_tensor *t) {
 
 static int pow_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0], *b = n->inputs[1];
-    if (wants(n, 0) && is_const_two(b)) /* g * (b * a): a^(b - 1) is a itself */
-        gin[0] = take2(mg_mul, mg_retain(g), mg_mul(b, a));
-    else if (wants(n, 0)) { /* g * b * a^(b - 1) */
-        mg_tensor *e = take2(mg_sub, mg_retain(b), scal(1, g));
-        mg_tensor *d = take2(mg_mul, mg_retain(b), e ? mg_pow(a, e) : NULL);
+    if (mg_wants(n, 0) && is_const_two(b)) /* g * (b * a): a^(b - 1) is a itself */
+        gin[0] = mg_take2(mg_mul, mg_retain(g), mg_mul(b, a));
+    else if (mg_wants(n, 0)) { /* g * b * a^(b - 1) */
+        mg_tensor *e = mg_take2(mg_sub, mg_retain(b), mg_scal(1, g));
+        mg_tensor *d = mg_take2(mg_mul, mg_retain(b), e ? mg_pow(a, e) : NULL);
         mg_release(e);
-        gin[0] = take2(mg_mul, mg_retain(g), d);
+        gin[0] = mg_take2(mg_mul, mg_retain(g), d);
     }
-    if (wants(n, 1)) /* g * a^b * log(a) */
-        gin[1] = take2(mg_mul, take2(mg_mul, mg_retain(g), mg_pow(a, b)), mg_log(a));
+    if (mg_wants(n, 1)) /* g * a^b * log(a) */
+        gin[1] = mg_take2(mg_mul, mg_take2(mg_mul, mg_retain(g), mg_pow(a, b)), mg_log(a));
     return done(n, gin);
 }
 static int mod_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    if (wants(n, 0)) gin[0] = mg_retain(g);
-    if (wants(n, 1)) /* -g * floor(a / b) */
-        gin[1] = take2(mg_mul, mg_neg(g), mg_floordiv(n->inputs[0], n->inputs[1]));
+    if (mg_wants(n, 0)) gin[0] = mg_retain(g);
+    if (mg_wants(n, 1)) /* -g * floor(a / b) */
+        gin[1] = mg_take2(mg_mul, mg_neg(g), mg_floordiv(n->inputs[0], n->inputs[1]));
     return done(n, gin);
 }
 static int neg_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
@@ -269,7 +258,7 @@ static int neg_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     return done(n, gin);
 }
 static int exp_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take2(mg_mul, mg_retain(g), mg_node_output(n));
+    gin[0] = mg_take2(mg_mul, mg_retain(g), mg_node_output(n));
     return done(n, gin);
 }
 static int log_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
@@ -277,32 +266,32 @@ static int log_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     return done(n, gin);
 }
 static int sqrt_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take2(mg_div, mg_retain(g), take2(mg_mul, mg_node_output(n), scal(2, g)));
+    gin[0] = mg_take2(mg_div, mg_retain(g), mg_take2(mg_mul, mg_node_output(n), mg_scal(2, g)));
     return done(n, gin);
 }
 static int sin_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take2(mg_mul, mg_retain(g), mg_cos(n->inputs[0]));
+    gin[0] = mg_take2(mg_mul, mg_retain(g), mg_cos(n->inputs[0]));
     return done(n, gin);
 }
 static int cos_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    mg_tensor *s = take2(mg_mul, mg_retain(g), mg_sin(n->inputs[0]));
+    mg_tensor *s = mg_take2(mg_mul, mg_retain(g), mg_sin(n->inputs[0]));
     gin[0] = s ? mg_neg(s) : NULL;
     mg_release(s);
     return done(n, gin);
 }
 static int tanh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *o = mg_node_output(n);
-    mg_tensor *d = take2(mg_sub, scal(1, g), o ? mg_square(o) : NULL);
+    mg_tensor *d = mg_take2(mg_sub, mg_scal(1, g), o ? mg_square(o) : NULL);
     mg_release(o);
-    gin[0] = take2(mg_mul, mg_retain(g), d);
+    gin[0] = mg_take2(mg_mul, mg_retain(g), d);
     return done(n, gin);
 }
 static int abs_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take2(mg_mul, mg_retain(g), mg_sign(n->inputs[0]));
+    gin[0] = mg_take2(mg_mul, mg_retain(g), mg_sign(n->inputs[0]));
     return done(n, gin);
 }
 static int square_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take2(mg_mul, mg_retain(g), take2(mg_mul, mg_retain(n->inputs[0]), scal(2, g)));
+    gin[0] = mg_take2(mg_mul, mg_retain(g), mg_take2(mg_mul, mg_retain(n->inputs[0]), mg_scal(2, g)));
     return done(n, gin);
 }
 

@@ -428,21 +428,13 @@ static const mg_opdef op_iszero = {"norm", NULL, 1, MG_KIND_UNARY, MG_RES_FLOAT,
 static const mg_opdef op_extreme_mask = {"norm", NULL, 1, MG_KIND_OTHER, MG_RES_SAME, {0}, {0},
     extreme_mask_fw, NULL, 0, NULL};
 
-/* Consumes a and b (releases them), returns op(a, b). */
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
-
 static mg_tensor *iszero(mg_tensor *t) { return t ? mg_apply(&op_iszero, &t, NULL) : NULL; }
 
 /* t + (t == 0): t with its zeros made ones, so that 0 / 0 reads 0 / 1.
  * Consumes t. */
 static mg_tensor *nonzero_of(mg_tensor *t) {
     mg_tensor *z = iszero(t);
-    return take2(mg_add, t, z);
+    return mg_take2(mg_add, t, z);
 }
 
 /* d norm / dx at x's shape, without the head gradient. */
@@ -450,22 +442,22 @@ static mg_tensor *norm_partial(mg_node *n, const int64_t *kshape) {
     mg_tensor *x = n->inputs[0];
     double p = n->p.dval[0];
     if (p == 1) return mg_sign(x);
-    if (isinf(p)) return take2(mg_mul, mg_sign(x), mg_apply(&op_extreme_mask, &x, &n->p));
+    if (isinf(p)) return mg_take2(mg_mul, mg_sign(x), mg_apply(&op_extreme_mask, &x, &n->p));
     mg_tensor *o = mg_node_output(n);
     mg_tensor *den = nonzero_of(o ? mg_reshape(o, x->ndim, kshape) : NULL);
     mg_release(o);
-    if (p == 2) return take2(mg_div, mg_retain(x), den);
-    mg_tensor *ax = take2(mg_add, mg_abs(x), iszero(x));
-    mg_tensor *ratio = take2(mg_div, ax, den);
-    mg_tensor *pw = take2(mg_pow, ratio, mg_scalar(p - 1, x->dtype));
-    return take2(mg_mul, mg_sign(x), pw);
+    if (p == 2) return mg_take2(mg_div, mg_retain(x), den);
+    mg_tensor *ax = mg_take2(mg_add, mg_abs(x), iszero(x));
+    mg_tensor *ratio = mg_take2(mg_div, ax, den);
+    mg_tensor *pw = mg_take2(mg_pow, ratio, mg_scalar(p - 1, x->dtype));
+    return mg_take2(mg_mul, mg_sign(x), pw);
 }
 
 static int norm_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *x = n->inputs[0];
     int64_t kshape[MG_MAXDIM];
     for (int i = 0; i < x->ndim; i++) kshape[i] = ((n->p.axes >> i) & 1u) ? 1 : x->shape[i];
-    gin[0] = take2(mg_mul, mg_reshape(g, x->ndim, kshape), norm_partial(n, kshape));
+    gin[0] = mg_take2(mg_mul, mg_reshape(g, x->ndim, kshape), norm_partial(n, kshape));
     return gin[0] ? MG_OK : mg_errcode();
 }
 

@@ -146,50 +146,25 @@ static void true_i64(const void *a, int64_t sa, void *o, int64_t n) {
 }
 
 /* ---- backward helpers ------------------------------------------------------ */
-static bool wants(mg_node *n, int i) { return n->inputs[i]->requires_grad; }
-
-static mg_tensor *scal(double v, const mg_tensor *like) { return mg_scalar(v, like->dtype); }
-
-/* Consume their tensor arguments (release them), return op applied to them;
- * a NULL argument (an earlier failure) gives NULL. */
-static mg_tensor *take1(mg_tensor *(*op)(mg_tensor *), mg_tensor *a) {
-    mg_tensor *r = a ? op(a) : NULL;
-    mg_release(a);
-    return r;
-}
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
-static mg_tensor *take3(mg_tensor *(*op)(mg_tensor *, mg_tensor *, mg_tensor *), mg_tensor *a,
-                        mg_tensor *b, mg_tensor *c) {
-    mg_tensor *r = a && b && c ? op(a, b, c) : NULL;
-    mg_release(a);
-    mg_release(b);
-    mg_release(c);
-    return r;
-}
 
 /* Checks that every gradient asked for (bit i of `asked`) was made. */
 static int done_mask(mg_node *n, mg_tensor **gin, unsigned asked) {
     for (int i = 0; i < n->ninputs; i++)
-        if ((asked & (1u << i)) && wants(n, i) && !gin[i])
+        if ((asked & (1u << i)) && mg_wants(n, i) && !gin[i])
             return mg_errcode() ? mg_errcode() : MG_ENOMEM;
     return MG_OK;
 }
 static int done(mg_node *n, mg_tensor **gin) { return done_mask(n, gin, ~0u); }
 
 /* g * d and g / d, consuming d. */
-static mg_tensor *gmul(mg_tensor *g, mg_tensor *d) { return take2(mg_mul, mg_retain(g), d); }
-static mg_tensor *gdiv(mg_tensor *g, mg_tensor *d) { return take2(mg_div, mg_retain(g), d); }
+static mg_tensor *gmul(mg_tensor *g, mg_tensor *d) { return mg_take2(mg_mul, mg_retain(g), d); }
+static mg_tensor *gdiv(mg_tensor *g, mg_tensor *d) { return mg_take2(mg_div, mg_retain(g), d); }
 /* s + x * x and s - x * x (s a number), consuming nothing. */
 static mg_tensor *plus_sq(double s, mg_tensor *x) {
-    return take2(mg_add, mg_scalar(s, x->dtype), mg_square(x));
+    return mg_take2(mg_add, mg_scalar(s, x->dtype), mg_square(x));
 }
 static mg_tensor *minus_sq(double s, mg_tensor *x) {
-    return take2(mg_sub, mg_scalar(s, x->dtype), mg_square(x));
+    return mg_take2(mg_sub, mg_scalar(s, x->dtype), mg_square(x));
 }
 
 /* ---- unary backward ----------------------------------------------------------- */
@@ -200,11 +175,11 @@ static int tan_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g (1 + tan^2) 
     return done(n, gin);
 }
 static int arcsin_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / sqrt(1 - x^2) */
-    gin[0] = gdiv(g, take1(mg_sqrt, minus_sq(1, n->inputs[0])));
+    gin[0] = gdiv(g, mg_take1(mg_sqrt, minus_sq(1, n->inputs[0])));
     return done(n, gin);
 }
 static int arccos_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = take1(mg_neg, gdiv(g, take1(mg_sqrt, minus_sq(1, n->inputs[0]))));
+    gin[0] = mg_take1(mg_neg, gdiv(g, mg_take1(mg_sqrt, minus_sq(1, n->inputs[0]))));
     return done(n, gin);
 }
 static int arctan_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (1 + x^2) */
@@ -220,11 +195,11 @@ static int cosh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     return done(n, gin);
 }
 static int arcsinh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / sqrt(x^2 + 1) */
-    gin[0] = gdiv(g, take1(mg_sqrt, plus_sq(1, n->inputs[0])));
+    gin[0] = gdiv(g, mg_take1(mg_sqrt, plus_sq(1, n->inputs[0])));
     return done(n, gin);
 }
 static int arccosh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / sqrt(x^2 - 1) */
-    gin[0] = gdiv(g, take1(mg_sqrt, take1(mg_neg, minus_sq(1, n->inputs[0]))));
+    gin[0] = gdiv(g, mg_take1(mg_sqrt, mg_take1(mg_neg, minus_sq(1, n->inputs[0]))));
     return done(n, gin);
 }
 static int arctanh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (1 - x^2) */
@@ -232,7 +207,7 @@ static int arctanh_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (1 - x
     return done(n, gin);
 }
 static int exp2_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g 2^x ln 2 */
-    gin[0] = gmul(g, take2(mg_mul, mg_node_output(n), scal(LN2, g)));
+    gin[0] = gmul(g, mg_take2(mg_mul, mg_node_output(n), mg_scal(LN2, g)));
     return done(n, gin);
 }
 static int expm1_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g e^x */
@@ -240,32 +215,32 @@ static int expm1_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g e^x */
     return done(n, gin);
 }
 static int log2_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (x ln 2) */
-    gin[0] = gdiv(g, take2(mg_mul, mg_retain(n->inputs[0]), scal(LN2, g)));
+    gin[0] = gdiv(g, mg_take2(mg_mul, mg_retain(n->inputs[0]), mg_scal(LN2, g)));
     return done(n, gin);
 }
 static int log10_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
-    gin[0] = gdiv(g, take2(mg_mul, mg_retain(n->inputs[0]), scal(LN10, g)));
+    gin[0] = gdiv(g, mg_take2(mg_mul, mg_retain(n->inputs[0]), mg_scal(LN10, g)));
     return done(n, gin);
 }
 static int log1p_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (1 + x) */
-    gin[0] = gdiv(g, take2(mg_add, mg_retain(n->inputs[0]), scal(1, g)));
+    gin[0] = gdiv(g, mg_take2(mg_add, mg_retain(n->inputs[0]), mg_scal(1, g)));
     return done(n, gin);
 }
 static int cbrt_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g / (3 cbrt(x)^2) */
-    gin[0] = gdiv(g, take2(mg_mul, take1(mg_square, mg_node_output(n)), scal(3, g)));
+    gin[0] = gdiv(g, mg_take2(mg_mul, mg_take1(mg_square, mg_node_output(n)), mg_scal(3, g)));
     return done(n, gin);
 }
 static int reciprocal_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* -g / x^2 */
-    gin[0] = take1(mg_neg, gmul(g, take1(mg_square, mg_node_output(n))));
+    gin[0] = mg_take1(mg_neg, gmul(g, mg_take1(mg_square, mg_node_output(n))));
     return done(n, gin);
 }
 
 /* ---- binary backward ------------------------------------------------------------ */
 static int arctan2_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *y = n->inputs[0], *x = n->inputs[1];
-    mg_tensor *den = take2(mg_add, mg_square(x), mg_square(y)); /* x^2 + y^2 */
-    if (den && wants(n, 0)) gin[0] = take2(mg_div, mg_mul(g, x), mg_retain(den));
-    if (den && wants(n, 1)) gin[1] = take1(mg_neg, take2(mg_div, mg_mul(g, y), mg_retain(den)));
+    mg_tensor *den = mg_take2(mg_add, mg_square(x), mg_square(y)); /* x^2 + y^2 */
+    if (den && mg_wants(n, 0)) gin[0] = mg_take2(mg_div, mg_mul(g, x), mg_retain(den));
+    if (den && mg_wants(n, 1)) gin[1] = mg_take1(mg_neg, mg_take2(mg_div, mg_mul(g, y), mg_retain(den)));
     mg_release(den);
     return done(n, gin);
 }
@@ -275,8 +250,8 @@ static const mg_opdef op_max_share, op_min_share;
 /* g times the share of each input (a constant tensor). */
 static int shared_bw(mg_node *n, mg_tensor *g, mg_tensor **gin, const mg_opdef *share_op) {
     mg_tensor *w = mg_apply(share_op, n->inputs, NULL);
-    if (w && wants(n, 0)) gin[0] = mg_mul(g, w);
-    if (w && wants(n, 1)) gin[1] = gmul(g, take2(mg_sub, scal(1, w), mg_retain(w)));
+    if (w && mg_wants(n, 0)) gin[0] = mg_mul(g, w);
+    if (w && mg_wants(n, 1)) gin[1] = gmul(g, mg_take2(mg_sub, mg_scal(1, w), mg_retain(w)));
     mg_release(w);
     return done(n, gin);
 }
@@ -290,7 +265,7 @@ static int minimum_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 static int logaddexp_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) { /* g exp(a - out) */
     mg_tensor *o = mg_node_output(n);
     for (int i = 0; o && i < 2; i++)
-        if (wants(n, i)) gin[i] = gmul(g, take1(mg_exp, mg_sub(n->inputs[i], o)));
+        if (mg_wants(n, i)) gin[i] = gmul(g, mg_take1(mg_exp, mg_sub(n->inputs[i], o)));
     mg_release(o);
     return done(n, gin);
 }
@@ -450,8 +425,8 @@ static mg_tensor *where_fw(mg_tensor **in, const mg_params *p) {
 
 static int where_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *c = n->inputs[0];
-    if (wants(n, 1)) gin[1] = take3(mg_where, mg_retain(c), mg_retain(g), scal(0, g));
-    if (wants(n, 2)) gin[2] = take3(mg_where, mg_retain(c), scal(0, g), mg_retain(g));
+    if (mg_wants(n, 1)) gin[1] = mg_take3(mg_where, mg_retain(c), mg_retain(g), mg_scal(0, g));
+    if (mg_wants(n, 2)) gin[2] = mg_take3(mg_where, mg_retain(c), mg_scal(0, g), mg_retain(g));
     return done_mask(n, gin, 6u); /* the condition has no gradient */
 }
 
@@ -504,7 +479,7 @@ static int clip_masks(mg_node *n, mg_tensor **below, mg_tensor **above) {
     if (n->p.ival[0] & 1) *below = mg_less(x, lo);
     if (n->p.ival[0] & 2) {
         mg_tensor *m = !(n->p.ival[0] & 1) ? mg_retain(x) : *below ? mg_where(*below, lo, x) : NULL;
-        *above = take2(mg_greater, m, mg_retain(hi));
+        *above = mg_take2(mg_greater, m, mg_retain(hi));
     }
     mg_set_grad_enabled(prev);
     bool ok = (!(n->p.ival[0] & 1) || *below) && (!(n->p.ival[0] & 2) || *above);
@@ -521,13 +496,13 @@ static int clip_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
         outside = mg_logical_or(below, above);
         mg_set_grad_enabled(prev);
     } else outside = mg_retain(below ? below : above);
-    if (wants(n, 0)) gin[0] = outside ? take3(mg_where, mg_retain(outside), scal(0, g), mg_retain(g))
+    if (mg_wants(n, 0)) gin[0] = outside ? mg_take3(mg_where, mg_retain(outside), mg_scal(0, g), mg_retain(g))
                                       : mg_retain(g);
-    if (below && wants(n, 1)) {
-        gin[1] = take3(mg_where, mg_retain(below), mg_retain(g), scal(0, g));
-        if (above) gin[1] = take3(mg_where, mg_retain(above), scal(0, g), gin[1]);
+    if (below && mg_wants(n, 1)) {
+        gin[1] = mg_take3(mg_where, mg_retain(below), mg_retain(g), mg_scal(0, g));
+        if (above) gin[1] = mg_take3(mg_where, mg_retain(above), mg_scal(0, g), gin[1]);
     }
-    if (above && wants(n, 2)) gin[2] = take3(mg_where, mg_retain(above), mg_retain(g), scal(0, g));
+    if (above && mg_wants(n, 2)) gin[2] = mg_take3(mg_where, mg_retain(above), mg_retain(g), mg_scal(0, g));
     rc = done_mask(n, gin, asked);
 out:
     mg_release(below);
@@ -645,8 +620,8 @@ mg_tensor *mg_round(mg_tensor *a, int decimals) {
     bool prev = mg_set_grad_enabled(false);
     mg_tensor *s = mg_scalar(pow(10.0, decimals < 0 ? -decimals : decimals), MG_FLOAT64);
     mg_tensor *x = s ? mg_copy_of(a, MG_FLOAT64) : NULL;
-    mg_tensor *scaled = take2(decimals > 0 ? mg_mul : mg_div, x, mg_retain(s));
-    mg_tensor *r = take2(decimals > 0 ? mg_div : mg_mul, take1(round0, scaled), s);
+    mg_tensor *scaled = mg_take2(decimals > 0 ? mg_mul : mg_div, x, mg_retain(s));
+    mg_tensor *r = mg_take2(decimals > 0 ? mg_div : mg_mul, mg_take1(round0, scaled), s);
     if (r && r->dtype != a->dtype) {
         mg_tensor *c = mg_astype(r, a->dtype);
         mg_release(r);

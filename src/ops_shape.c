@@ -44,13 +44,15 @@ mg_tensor *mg_reshape(mg_tensor *a, int ndim, const int64_t *shape) {
         p.shape[i] = shape[i];
         if (shape[i] == -1 && infer < 0) infer = i;
         else if (shape[i] < 0) goto bad;
+        else if (shape[i] > 0 && known > INT64_MAX / shape[i]) goto bad; /* > any tensor */
         else known *= shape[i];
     }
-    int64_t n = mg_numel(a);
+    int64_t n = mg_numel(a), m;
     if (infer >= 0) {
         if (known == 0 || n % known) goto bad;
         p.shape[infer] = n / known;
     } else if (known != n) goto bad;
+    if (mg_shape_numel(ndim, p.shape, &m)) goto bad; /* e.g. {0, 2^62, 2^62} */
     return mg_apply(&mg_op_reshape, &a, &p);
 bad:
     mg_seterr(MG_ESHAPE, "reshape: cannot reshape %s (%lld elements) into %s",
@@ -141,6 +143,12 @@ mg_tensor *mg_broadcast_to(mg_tensor *a, int ndim, const int64_t *shape) {
                   mg_shape_str(a->ndim, a->shape, sa, sizeof sa), mg_shape_str(ndim, shape, sb, sizeof sb));
         return NULL;
     }
+    int64_t n; /* a view, but its element count must still be countable */
+    if (mg_shape_numel(ndim, shape, &n)) {
+        mg_seterr(MG_ESHAPE, "broadcast_to: the shape %s is too large",
+                  mg_shape_str(ndim, shape, sb, sizeof sb));
+        return NULL;
+    }
     if (ndim == a->ndim && memcmp(shape, a->shape, (size_t)ndim * sizeof *shape) == 0)
         return mg_retain(a);
     mg_params p = params0();
@@ -161,7 +169,10 @@ static int check_index(const char *op, const mg_tensor *a, int n, const mg_index
             return mg_seterr(MG_EINDEX, "%s: index %lld is out of range for axis %d of size %lld",
                              op, (long long)x->start, i, (long long)len);
         if (x->kind == MG_IDX_SLICE) {
-            int64_t last = x->start + (x->count - 1) * x->step;
+            /* |step| <= len whenever two or more elements are taken, so
+             * last cannot overflow */
+            bool big = x->count > 1 && (x->step > len || x->step < -len);
+            int64_t last = big ? -1 : x->start + (x->count - 1) * x->step;
             if (x->step == 0 || x->count < 0 ||
                 (x->count > 0 && (x->start < 0 || x->start >= len || last < 0 || last >= len)))
                 return mg_seterr(MG_EINDEX, "%s: slice (start %lld, count %lld, step %lld) is out "
@@ -183,7 +194,8 @@ static mg_tensor *index_view(mg_tensor *a, int n, const mg_index *idx) {
         } else if (x && x->kind == MG_IDX_SLICE) {
             if (x->count > 0) off += x->start * a->stride[i];
             shape[nd] = x->count;
-            st[nd++] = a->stride[i] * x->step;
+            /* one element (or none): the step does not matter, and may be huge */
+            st[nd++] = x->count > 1 ? a->stride[i] * x->step : a->stride[i];
         } else {
             shape[nd] = a->shape[i];
             st[nd++] = a->stride[i];

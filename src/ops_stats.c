@@ -73,19 +73,6 @@ static int check_nonempty(const char *op, const mg_tensor *a, uint32_t axes) {
 }
 
 /* ---- small helpers for backward (NULL-safe, they consume their arguments) -- */
-static mg_tensor *take1(mg_tensor *(*op)(mg_tensor *), mg_tensor *a) {
-    mg_tensor *r = a ? op(a) : NULL;
-    mg_release(a);
-    return r;
-}
-
-static mg_tensor *take2(mg_tensor *(*op)(mg_tensor *, mg_tensor *), mg_tensor *a, mg_tensor *b) {
-    mg_tensor *r = a && b ? op(a, b) : NULL;
-    mg_release(a);
-    mg_release(b);
-    return r;
-}
-
 /* r (a reduction of a over axes, with or without keepdims) reshaped to a's
  * shape with 1 on the reduced axes, so that it broadcasts against a. */
 static mg_tensor *unreduce(mg_tensor *r, const mg_tensor *a, uint32_t axes) {
@@ -586,15 +573,15 @@ mg_tensor *mg_cumprod(mg_tensor *a, int axis) { return scan_public(&op_cumprod, 
 /* a minus its mean over the node's axes. */
 static mg_tensor *centered(mg_node *n) {
     mg_tensor *a = n->inputs[0];
-    return take2(mg_sub, mg_retain(a), mg_mean(a, n->p.axes, true));
+    return mg_take2(mg_sub, mg_retain(a), mg_mean(a, n->p.axes, true));
 }
 
 /* d var / dx = 2 (x - mean) / (N - ddof) */
 static int var_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0];
     double d = (double)reduced_count(a, n->p.axes) - n->p.dval[0];
-    mg_tensor *s = take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), mg_scalar(2 / d, g->dtype));
-    gin[0] = take2(mg_mul, s, centered(n));
+    mg_tensor *s = mg_take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), mg_scalar(2 / d, g->dtype));
+    gin[0] = mg_take2(mg_mul, s, centered(n));
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -602,9 +589,9 @@ static int var_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 static int std_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0];
     double d = (double)reduced_count(a, n->p.axes) - n->p.dval[0];
-    mg_tensor *den = take2(mg_mul, mg_node_output(n), mg_scalar(d, g->dtype));
-    mg_tensor *q = take2(mg_div, mg_retain(g), den);
-    gin[0] = take2(mg_mul, unreduce(q, a, n->p.axes), centered(n));
+    mg_tensor *den = mg_take2(mg_mul, mg_node_output(n), mg_scalar(d, g->dtype));
+    mg_tensor *q = mg_take2(mg_div, mg_retain(g), den);
+    gin[0] = mg_take2(mg_mul, unreduce(q, a, n->p.axes), centered(n));
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -613,7 +600,7 @@ static int std_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 static int max_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0];
     mg_tensor *w = tie_weights(a, n->p.axes, n->op == &op_max);
-    gin[0] = take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), w);
+    gin[0] = mg_take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), w);
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -640,7 +627,7 @@ static mg_tensor *prod_others(mg_tensor *a, uint32_t axes) {
     mg_tensor *before = scan_take(&op_cumprod, scan(&op_shift, r, nk, false, 1), nk, false, 0);
     mg_tensor *after = scan_take(&op_cumprod, scan(&op_shift, r, nk, true, 1), nk, true, 0);
     mg_release(r);
-    mg_tensor *o = take2(mg_mul, before, after);
+    mg_tensor *o = mg_take2(mg_mul, before, after);
     mg_tensor *po = o ? mg_reshape(o, a->ndim, pshape) : NULL;
     mg_release(o);
     mg_tensor *res = po ? mg_permute(po, inv) : NULL;
@@ -650,7 +637,7 @@ static mg_tensor *prod_others(mg_tensor *a, uint32_t axes) {
 
 static int prod_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0];
-    gin[0] = take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), prod_others(a, n->p.axes));
+    gin[0] = mg_take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), prod_others(a, n->p.axes));
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -658,8 +645,8 @@ static int prod_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
 static int logsumexp_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0];
     mg_tensor *o = unreduce(mg_node_output(n), a, n->p.axes);
-    mg_tensor *e = take1(mg_exp, take2(mg_sub, mg_retain(a), o));
-    gin[0] = take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), e);
+    mg_tensor *e = mg_take1(mg_exp, mg_take2(mg_sub, mg_retain(a), o));
+    gin[0] = mg_take2(mg_mul, unreduce(mg_retain(g), a, n->p.axes), e);
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -702,7 +689,7 @@ static int cumprod_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     bool rev = n->p.ival[0];
     mg_tensor *p = scan_take(&op_cumprod, scan(&op_shift, x, ax, rev, 1), ax, rev, 0);
     mg_tensor *r = linrec_take(scan(&op_shift, x, ax, !rev, 0), mg_retain(g), ax, !rev);
-    gin[0] = take2(mg_mul, p, r);
+    gin[0] = mg_take2(mg_mul, p, r);
     return gin[0] ? MG_OK : mg_errcode();
 }
 
@@ -718,7 +705,7 @@ static int linrec_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     if (!z) return mg_errcode();
     if (n->inputs[0]->requires_grad) {
         mg_tensor *y = mg_node_output(n);
-        gin[0] = take2(mg_mul, scan_take(&op_shift, y, ax, rev, 0), mg_retain(z));
+        gin[0] = mg_take2(mg_mul, scan_take(&op_shift, y, ax, rev, 0), mg_retain(z));
         if (!gin[0]) {
             mg_release(z);
             return mg_errcode();

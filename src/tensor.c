@@ -456,6 +456,9 @@ mg_tensor *mg_scalar(double v, mg_dtype dt) {
     return t;
 }
 
+/* Whether a double converts to int64 without overflow. */
+static bool fits_int64(double v) { return v >= -9.2233720368547758e18 && v < 9.2233720368547758e18; }
+
 mg_tensor *mg_arange(double start, double stop, double step, mg_dtype dt) {
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
         mg_seterr(MG_EVALUE, "arange: start, stop and step must be finite and step non-zero "
@@ -469,16 +472,32 @@ mg_tensor *mg_arange(double start, double stop, double step, mg_dtype dt) {
         return NULL;
     }
     int64_t n = (int64_t)count;
+    /* int64 values: the first and last must fit (the rest lie between) */
+    double last = n > 0 ? start + (double)(n - 1) * step : start;
+    if (dt == MG_INT64 && n > 0 && !(fits_int64(start) && fits_int64(last))) {
+        mg_seterr(MG_EVALUE, "arange: the values %g .. %g do not fit in int64", start, last);
+        return NULL;
+    }
     mg_tensor *t = mg_empty(1, &n, dt);
     if (!t) return NULL;
+    /* exact integer steps when start and step are integers (wrapping
+     * unsigned arithmetic: the values themselves are in range) */
+    bool exact = dt == MG_INT64 && fits_int64(step) && start == floor(start) && step == floor(step);
     for (int64_t i = 0; i < n; i++) {
-        if (dt == MG_INT64) mg_set_flat_int(t, i, (int64_t)start + i * (int64_t)step);
+        if (exact)
+            mg_set_flat_int(t, i, (int64_t)((uint64_t)(int64_t)start + (uint64_t)i * (uint64_t)(int64_t)step));
+        else if (dt == MG_INT64)
+            mg_set_flat_int(t, i, (int64_t)(start + (double)i * step));
         else mg_set_flat(t, i, start + (double)i * step);
     }
     return t;
 }
 
 mg_tensor *mg_linspace(double a, double b, int64_t n, mg_dtype dt) {
+    if (!isfinite(a) || !isfinite(b)) {
+        mg_seterr(MG_EVALUE, "linspace: start and stop must be finite, got %g and %g", a, b);
+        return NULL;
+    }
     if (n < 0) {
         mg_seterr(MG_EVALUE, "linspace: number of points must be >= 0, got %lld", (long long)n);
         return NULL;

@@ -24,6 +24,23 @@ return function(mg, core)
   -- Runs fn(...), a function to differentiate, with grad mode on and .grad
   -- kept as it is (the forward of a derivative must not clear the caller's
   -- gradients); restores both, also when fn raises.
+  local function callable(f)
+    return type(f) == "function" or (getmetatable(f) or {}).__call ~= nil
+  end
+
+  -- f must be a function (name: the API function, for the message).
+  local function check_fn(f, name)
+    if not callable(f) then error(("%s: f must be a function, got %s"):format(name, type(f)), 3) end
+  end
+
+  -- opts must be nil or a table.
+  local function check_opts(opts, name)
+    if opts ~= nil and type(opts) ~= "table" then
+      error(("%s: options must be a table, got %s"):format(name, type(opts)), 3)
+    end
+    return opts or {}
+  end
+
   local function call_recording(fn, ...)
     local prev_mode = core.set_grad_enabled(true)
     local prev_keep = core.set_keep_grad(true)
@@ -103,7 +120,7 @@ return function(mg, core)
   --- the outputs do not depend on, instead of an error), materialize_grads
   --- (zeros instead of nil).
   function A.grad(outputs, inputs, opts)
-    opts = opts or {}
+    opts = check_opts(opts, "autograd.grad")
     outputs = tensor_list(outputs, "outputs")
     inputs = tensor_list(inputs, "inputs")
     local create = opts.create_graph and true or false
@@ -144,10 +161,8 @@ return function(mg, core)
   --- differentiated, it records its gradients. opts.create_graph records
   --- them at the outermost level too.
   function mg.grad(f, opts)
-    opts = opts or {}
-    if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
-      error("grad: f must be a function, got " .. type(f), 2)
-    end
+    check_fn(f, "grad")
+    opts = check_opts(opts, "grad")
     return function(...)
       local args = table.pack(...)
       local vars, at = {}, {}
@@ -196,7 +211,8 @@ return function(mg, core)
   --- shape y.shape .. x.shape (J[i..., j...] = dy[i...]/dx[j...]); one
   --- gradient pass per element of y. opts.create_graph records it.
   function A.jacobian(f, x, opts)
-    opts = opts or {}
+    check_fn(f, "jacobian")
+    opts = check_opts(opts, "jacobian")
     x = variable(x, "jacobian")
     local y = call_recording(f, x)
     if not is_tensor(y) then error("jacobian: f must return a tensor, got " .. type(y), 2) end
@@ -206,7 +222,8 @@ return function(mg, core)
   --- mg.autograd.hessian(f, x, opts): the Hessian of the scalar f at x, of
   --- shape x.shape .. x.shape: the Jacobian of the recorded gradient.
   function A.hessian(f, x, opts)
-    opts = opts or {}
+    check_fn(f, "hessian")
+    opts = check_opts(opts, "hessian")
     x = variable(x, "hessian")
     local y = call_recording(f, x)
     scalar_output(y, "hessian")
@@ -283,6 +300,10 @@ return function(mg, core)
   -- the caller's tensors, graphs and .grad are left alone), constants as
   -- they are; and the list of those leaves.
   local function leaves(inputs, fn)
+    if is_tensor(inputs) then inputs = {inputs} end
+    if type(inputs) ~= "table" then
+      error(("%s: inputs must be a tensor or a list of tensors, got %s"):format(fn, type(inputs)), 3)
+    end
     local xs, vars, at = {}, {}, {}
     for i, x in ipairs(inputs) do
       if not is_tensor(x) then
@@ -344,9 +365,11 @@ return function(mg, core)
   --- or false and a message naming the input, the element and both values.
   --- The inputs' .grad and graphs are left alone.
   function A.gradcheck(f, inputs, opts)
-    local o = options(opts)
+    check_fn(f, "gradcheck")
+    local o = options(check_opts(opts, "gradcheck"))
     local xs, vars, at = leaves(inputs, "gradcheck")
     local y = call_recording(f, unpack(xs, 1, #xs))
+    if not is_tensor(y) then error("gradcheck: f must return a tensor, got " .. type(y), 2) end
     local head = o.head ~= "sum" and fixed(y.shape, 1) or nil
     local g = grads_of(y, vars, at, head, false)
     local analytic = {}
@@ -366,9 +389,12 @@ return function(mg, core)
   --- gradient of sum_i sum(g_i * u_i) against finite differences of g
   --- (v, u fixed tensors). Same options and result as gradcheck.
   function A.gradgradcheck(f, inputs, opts)
-    local o = options(opts)
+    check_fn(f, "gradgradcheck")
+    local o = options(check_opts(opts, "gradgradcheck"))
     local xs, vars, at = leaves(inputs, "gradgradcheck")
-    local v = fixed(mg.no_grad(function() return f(unpack(xs, 1, #xs)) end).shape, 2)
+    local y0 = mg.no_grad(function() return f(unpack(xs, 1, #xs)) end)
+    if not is_tensor(y0) then error("gradgradcheck: f must return a tensor, got " .. type(y0), 2) end
+    local v = fixed(y0.shape, 2)
     local u = {}
     for i, x in ipairs(xs) do u[i] = fixed(x.shape, 10 + i) end
     local function first(create)
@@ -418,7 +444,11 @@ return function(mg, core)
 
   -- Runs fn with recording `rec` and training `train` (nil: unchanged), or,
   -- without fn, returns a to-be-closed guard that restores both.
-  local function with_modes(rec, train, fn)
+  local function with_modes(rec, train, fn, name)
+    if fn ~= nil and not callable(fn) then
+      error(("autograd.%s: expected a function to run (or nothing, for a <close> guard), got %s")
+        :format(name, type(fn)), 3)
+    end
     local g = setmetatable({rec = core.is_grad_enabled(), train = training}, guard_mt)
     if rec ~= nil then core.set_grad_enabled(rec) end
     if train ~= nil then training = train end
@@ -434,17 +464,17 @@ return function(mg, core)
   --- `local g <close> = mg.autograd.record()` does so to the end of the scope.
   function A.record(fn, train_mode)
     if type(fn) == "boolean" then fn, train_mode = nil, fn end
-    return with_modes(true, train_mode ~= false, fn)
+    return with_modes(true, train_mode ~= false, fn, "record")
   end
   --- mg.autograd.pause(fn, train_mode): runs fn without recording, in
   --- predict mode unless train_mode is true.
   function A.pause(fn, train_mode)
     if type(fn) == "boolean" then fn, train_mode = nil, fn end
-    return with_modes(false, train_mode == true, fn)
+    return with_modes(false, train_mode == true, fn, "pause")
   end
   --- mg.autograd.train_mode(fn) / predict_mode(fn): training on or off, recording unchanged.
-  function A.train_mode(fn) return with_modes(nil, true, fn) end
-  function A.predict_mode(fn) return with_modes(nil, false, fn) end
+  function A.train_mode(fn) return with_modes(nil, true, fn, "train_mode") end
+  function A.predict_mode(fn) return with_modes(nil, false, fn, "predict_mode") end
 
   A.no_grad = mg.no_grad
   A.enable_grad = mg.enable_grad

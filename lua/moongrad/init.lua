@@ -26,7 +26,15 @@ local guard_mt = {
   __name = "moongrad.GradGuard",
 }
 
-local function with_mode(on, fn)
+local function callable(f)
+  return type(f) == "function" or (getmetatable(f) or {}).__call ~= nil
+end
+
+local function with_mode(on, fn, name)
+  if fn ~= nil and not callable(fn) then
+    error(name .. ": expected a function to run (or nothing, for a <close> guard), got "
+      .. type(fn), 3)
+  end
   local prev = core.set_grad_enabled(on)
   if fn == nil then return setmetatable({prev = prev}, guard_mt) end
   local res = table.pack(pcall(fn))
@@ -37,9 +45,9 @@ end
 
 --- mg.no_grad(fn) runs fn without recording; `local g <close> = mg.no_grad()`
 --- turns recording off until the end of the scope.
-function mg.no_grad(fn) return with_mode(false, fn) end
+function mg.no_grad(fn) return with_mode(false, fn, "no_grad") end
 --- mg.enable_grad: the reverse, for a scope inside no_grad.
-function mg.enable_grad(fn) return with_mode(true, fn) end
+function mg.enable_grad(fn) return with_mode(true, fn, "enable_grad") end
 
 --- mg.keep_grads(true): a variable's .grad survives its use in new ops, so
 --- several backward passes accumulate (gradient accumulation).

@@ -43,10 +43,14 @@ return function(mg, core)
 
   local function opt_number(fn, opts, key, dflt)
     local v = opts[key]
-    if v == nil then return dflt end
+    if v == nil then v = dflt end
+    if v == nil then return nil end
     if mg.is_tensor(v) and v.size == 1 then v = v:item() end
     if type(v) ~= "number" then
       fail(fn, "option %s must be a number, got %s", key, type(v))
+    end
+    if v ~= v or v == math.huge or v == -math.huge then -- no silent NaN from bad input
+      fail(fn, "%s must be a finite number, got %s", key, tostring(v))
     end
     return v
   end
@@ -148,7 +152,7 @@ return function(mg, core)
     if nonlinearity == "leaky_relu" then
       local slope = param
       if slope == nil then slope = 0.01 end
-      if type(slope) ~= "number" then
+      if type(slope) ~= "number" or slope ~= slope or math.abs(slope) == math.huge then
         fail(fn, "negative_slope %s is not a valid number", tostring(param))
       end
       return math.sqrt(2 / (1 + slope * slope))
@@ -293,6 +297,9 @@ return function(mg, core)
 
   --- identity(n, opts): the n x n identity (as MyGrad's initializers.identity).
   function init.identity(n, opts)
+    if math.type(n) ~= "integer" or n < 0 then
+      fail("identity", "n must be an integer >= 0, got %s", tostring(n))
+    end
     return mg.identity(n, opts)
   end
 
