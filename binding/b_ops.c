@@ -7,27 +7,32 @@
 
 
 /* A Lua number beside a tensor becomes a 0-d tensor of a fitting dtype
- * (released right after the op, so no Lua object is made for it).  Beside
- * a float tensor that 0-d tensor is recycled: the last one is kept here and
- * refilled by the next op, unless something still holds it (a graph node
- * records it as an input) — then a fresh one is made. */
-static _Thread_local mg_tensor *spare_scalar;
+ * (no Lua object is made for it).  Float ones are kept in a small
+ * per-thread cache keyed by dtype and value, so `y * 0.5` in a loop finds
+ * the 0.5 it made last time, even while graph nodes hold it as an input.
+ * They never reach Lua and nothing writes into them, so sharing is safe. */
+#define SCALAR_CACHE 16 /* the slot is the top 4 bits of a multiplicative hash */
+static _Thread_local mg_tensor *scalar_cache[SCALAR_CACHE];
 
 static mg_tensor *scalar_operand(lua_State *L, int idx, const mg_tensor *other) {
-    mg_tensor *s = spare_scalar;
-    if (s && s->refcount == 1 && s->storage->refcount == 1 && s->dtype == other->dtype) {
-        spare_scalar = NULL;
-        if (s->dtype == MG_FLOAT32) *(float *)s->storage->data = (float)lua_tonumber(L, idx);
-        else *(double *)s->storage->data = lua_tonumber(L, idx);
-        s->storage->version++;
-        return s;
+    if (!mg_dtype_is_float(other->dtype)) return lmg_scalar_for(L, idx, other);
+    double v = lua_tonumber(L, idx);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    unsigned slot = (unsigned)(((bits + (uint64_t)other->dtype) * 0x9E3779B97F4A7C15u) >> 60);
+    mg_tensor *s = scalar_cache[slot];
+    if (s && s->dtype == other->dtype) {
+        double have = s->dtype == MG_FLOAT32 ? *(float *)s->storage->data
+                                             : *(double *)s->storage->data;
+        double want = s->dtype == MG_FLOAT32 ? (double)(float)v : v;
+        if (memcmp(&have, &want, sizeof have) == 0) return mg_retain(s);
     }
-    return lmg_scalar_for(L, idx, other);
-}
-
-static void scalar_done(mg_tensor *s) {
-    if (s && !spare_scalar && mg_dtype_is_float(s->dtype) && s->ndim == 0) spare_scalar = s;
-    else mg_release(s);
+    mg_tensor *t = lmg_scalar_for(L, idx, other);
+    if (t) {
+        mg_release(scalar_cache[slot]);
+        scalar_cache[slot] = mg_retain(t);
+    }
+    return t;
 }
 
 int lmg_binary(lua_State *L, lmg_binop op, const char *fn) {
@@ -44,7 +49,7 @@ int lmg_binary(lua_State *L, lmg_binop op, const char *fn) {
         b = lmg_checklike(L, 2, fn);
     }
     mg_tensor *r = op(a, b);
-    scalar_done(tmp);
+    mg_release(tmp);
     lmg_push(L, r, fn);
     return 1;
 }

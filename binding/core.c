@@ -22,17 +22,16 @@ int lmg_error(lua_State *L, const char *fn) {
  * when the storage alive has doubled since the last full collection (and
  * grown by 64 MiB), a full collection runs, as Torch7 did. */
 void lmg_gc_account(lua_State *L) {
-    static _Thread_local size_t seen, threshold = (size_t)64 << 20;
+    static _Thread_local struct { size_t seen, threshold; } gc = {0, (size_t)64 << 20};
     size_t now = mg_bytes_allocated();
-    size_t delta = now - seen;
-    if (delta >= 64 * 1024) {
-        seen = now;
-        lua_gc(L, LUA_GCSTEP, (int)(delta / 1024 > 1 << 20 ? 1 << 20 : delta / 1024));
-    }
-    if (mg_bytes_live() > threshold) {
+    size_t delta = now - gc.seen;
+    if (delta < 64 * 1024) return; /* (live storage can only have grown by less) */
+    gc.seen = now;
+    lua_gc(L, LUA_GCSTEP, (int)(delta / 1024 > 1 << 20 ? 1 << 20 : delta / 1024));
+    if (mg_bytes_live() > gc.threshold) {
         lua_gc(L, LUA_GCCOLLECT);
         size_t live = mg_bytes_live();
-        threshold = live + (live > ((size_t)64 << 20) ? live : ((size_t)64 << 20));
+        gc.threshold = live + (live > ((size_t)64 << 20) ? live : ((size_t)64 << 20));
     }
 }
 

@@ -98,9 +98,9 @@ UNARY(neg_i64, int64_t, wrap_sub(0, x))
  * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2 (ln 2 split in
  * two, Cody-Waite) and exp(r) by Cephes' degree-7 polynomial; at most 1 ulp
  * from the correctly rounded value (libm's expf is within 0.5 ulp; the two
- * differ in the last bit for about 0.4% of inputs).  Lanes outside
- * [-87, 87] (and NaN) are computed again by expf, which handles overflow,
- * subnormal results and NaN. */
+ * differ in the last bit for about 0.4% of inputs), the same for every
+ * layout.  Lanes outside [-87, 87] (and NaN) are computed again by expf,
+ * which handles overflow, subnormal results and NaN. */
 #define EXP_BLOCK 256
 static inline float exp_poly(float x) {
     float xc = x > -87.0f ? x : -87.0f; /* NaN becomes -87 here; the block's fix-up redoes it */
@@ -127,8 +127,11 @@ __attribute__((target_clones("avx2", "default")))
 static void exp_f32(const void *a_, int64_t sa, void *o_, int64_t n) {
     const float *a = a_;
     float *o = o_;
-    if (sa != 1) {
-        for (int64_t i = 0; i < n; i++) o[i] = expf(a[i * sa]);
+    if (sa != 1) { /* the same values as the contiguous case, one at a time */
+        for (int64_t i = 0; i < n; i++) {
+            float x = a[i * sa];
+            o[i] = x >= -87.0f && x <= 87.0f ? exp_poly(x) : expf(x);
+        }
         return;
     }
     for (int64_t b = 0; b < n; b += EXP_BLOCK) {

@@ -109,6 +109,11 @@ typedef struct {
 static void row_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     const row_ctx *c = vctx;
     int64_t es = (int64_t)c->esz;
+    if (c->mode != ROW_ADD && st[0] == 1 && st[1] == 1) { /* a contiguous run: one copy */
+        if (c->mode == ROW_GATHER) memcpy(p[1], p[0], (size_t)(n * es));
+        else memmove(p[0], p[1], (size_t)(n * es));
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         char *r = p[0] + i * st[0] * es, *g = p[1] + i * st[1] * es;
         if (c->mode == ROW_GATHER) memcpy(g, r, c->esz);

@@ -74,11 +74,6 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
  * reuses the same buffers every step instead of asking the system for fresh
  * pages (glibc returns large blocks to the kernel, and every reuse would
  * page-fault). */
-static _Thread_local size_t bytes_allocated, bytes_live;
-
-size_t mg_bytes_allocated(void) { return bytes_allocated; }
-size_t mg_bytes_live(void) { return bytes_live; }
-
 #define CACHE_MIN_BYTES ((size_t)64 << 10)
 #define NCLASSES 160
 
@@ -187,7 +182,16 @@ typedef struct {
     _Alignas(16) unsigned char data[SMALL_BYTES];
 } small_storage;
 
-static _Thread_local pool header_pool, small_pool;
+/* The per-thread counters and pools every tensor's making and freeing
+ * touch, in one thread-local object (one TLS address lookup per function
+ * in a shared library, instead of one per variable). */
+static _Thread_local struct {
+    size_t bytes_allocated, bytes_live;
+    pool headers, smalls;
+} mem;
+
+size_t mg_bytes_allocated(void) { return mem.bytes_allocated; }
+size_t mg_bytes_live(void) { return mem.bytes_live; }
 
 static bool is_inline(const mg_storage *s) {
     return (uintptr_t)s->data == (uintptr_t)s + offsetof(small_storage, data);
@@ -199,7 +203,7 @@ static inline mg_storage *storage_make(size_t nbytes) {
     size_t capacity = nbytes;
     void *data;
     if (nbytes <= SMALL_BYTES) {
-        small_storage *ss = pool_get(&small_pool);
+        small_storage *ss = pool_get(&mem.smalls);
         if (!ss) ss = malloc(sizeof *ss);
         s = ss ? &ss->s : NULL;
         data = ss ? ss->data : NULL;
@@ -217,16 +221,16 @@ static inline mg_storage *storage_make(size_t nbytes) {
     s->capacity = capacity;
     s->data = data;
     s->version = 0;
-    bytes_allocated += nbytes + sizeof *s;
-    bytes_live += nbytes;
+    mem.bytes_allocated += nbytes + sizeof *s;
+    mem.bytes_live += nbytes;
     return s;
 }
 
 static inline void storage_drop(mg_storage *s) {
     if (s && --s->refcount == 0) {
-        bytes_live -= s->nbytes;
+        mem.bytes_live -= s->nbytes;
         if (is_inline(s)) {
-            pool_put(&small_pool, s);
+            pool_put(&mem.smalls, s);
             return;
         }
         block_free(s->data, s->capacity);
@@ -242,20 +246,20 @@ void mg_cache_clear(void) {
             free(b);
         }
     cache_bytes = 0;
-    pool_clear(&header_pool);
-    pool_clear(&small_pool);
+    pool_clear(&mem.headers);
+    pool_clear(&mem.smalls);
 }
 
 /* ---- tensor headers ----------------------------------------------------- */
 static inline mg_tensor *header_make(void) {
-    mg_tensor *t = pool_get(&header_pool);
+    mg_tensor *t = pool_get(&mem.headers);
     if (t) memset(t, 0, sizeof *t);
     else if (!(t = calloc(1, sizeof *t))) {
         mg_seterr(MG_ENOMEM, "out of memory allocating a tensor");
         return NULL;
     }
     t->refcount = 1;
-    bytes_allocated += sizeof *t;
+    mem.bytes_allocated += sizeof *t;
     return t;
 }
 
@@ -265,7 +269,7 @@ mg_tensor *mg_tensor_alloc(void) { return header_make(); }
 
 /* Gives back a header from mg_tensor_alloc (its references already dropped). */
 static void header_free(mg_tensor *t) {
-    pool_put(&header_pool, t);
+    pool_put(&mem.headers, t);
 }
 
 mg_tensor *mg_retain(mg_tensor *t) {
