@@ -49,6 +49,7 @@ build = {
             "src/ops_shape.c",
             "src/ops_stats.c",
             "src/optim.c",
+            "src/parallel.c",
             "src/random.c",
             "src/tensor.c",
             "binding/b_autograd.c",
@@ -67,6 +68,7 @@ build = {
             "binding/b_shape.c",
             "binding/b_stats.c",
             "binding/core.c",
+            "binding/gc_alloc.c",
          },
          -- cblas.h lives under the multiarch include dir on Debian/Ubuntu
          -- (libopenblas-dev). The sources are plain C11; luarocks' builtin

@@ -112,7 +112,7 @@ static int f_autograd_grad(lua_State *L) {
     lua_createtable(L, (int)nin, 0);
     for (lua_Integer j = 1; j <= nin; j++) { /* made first: no error may leave a result unowned */
         lmg_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
-        u->t = NULL;
+        lmg_ud_set(u, NULL);
         luaL_setmetatable(L, LMG_TENSOR);
         lua_rawseti(L, -2, j);
     }
@@ -120,7 +120,7 @@ static int f_autograd_grad(lua_State *L) {
     for (lua_Integer j = 1; j <= nin; j++) {
         if (res[j - 1]) {
             lua_rawgeti(L, -1, j);
-            ((lmg_ud *)lua_touserdata(L, -1))->t = res[j - 1];
+            lmg_ud_set(lua_touserdata(L, -1), res[j - 1]);
             lua_pop(L, 1);
         } else {
             lua_pushnil(L);

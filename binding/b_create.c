@@ -404,6 +404,22 @@ static int f_set_cache_limit(lua_State *L) {
     return 0;
 }
 
+/* mg.set_num_threads(n) / mg.get_num_threads(): threads for matmul and
+ * convolution (OpenBLAS) and for exp, log, tanh, ... on long arrays. */
+static int f_set_num_threads(lua_State *L) {
+    if (!lua_isinteger(L, 1))
+        return luaL_error(L, "set_num_threads: expected an integer, got %s", luaL_typename(L, 1));
+    lua_Integer n = lua_tointeger(L, 1);
+    if (mg_set_num_threads(n < 1 || n > 64 ? 0 : (int)n))
+        return luaL_error(L, "set_num_threads: expected 1 to 64 threads, got %I", n);
+    return 0;
+}
+
+static int f_get_num_threads(lua_State *L) {
+    lua_pushinteger(L, mg_num_threads());
+    return 1;
+}
+
 static int f_is_tensor(lua_State *L) {
     lua_pushboolean(L, lmg_is(L, 1));
     return 1;
@@ -500,7 +516,8 @@ const luaL_Reg lmg_create_funcs[] = {
     {"identity", f_eye}, {"rand", f_rand}, {"randn", f_randn}, {"randint", f_randint},
     {"seed", f_seed}, {"set_default_dtype", f_set_default_dtype},
     {"get_default_dtype", f_get_default_dtype}, {"is_tensor", f_is_tensor},
-    {"set_cache_limit", f_set_cache_limit},
+    {"set_cache_limit", f_set_cache_limit}, {"set_num_threads", f_set_num_threads},
+    {"get_num_threads", f_get_num_threads},
     {"totable", m_totable}, {"item", m_item}, {"astype", m_astype}, {"clone", m_clone},
     {"contiguous", m_contiguous}, {NULL, NULL}};
 

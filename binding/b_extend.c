@@ -20,7 +20,7 @@ typedef struct {
 static void lua_op_free(void *p) {
     lua_op *op = p;
     if (!op) return;
-    if (lua_checkstack(op->L, 2)) luaL_unref(op->L, LUA_REGISTRYINDEX, op->ref);
+    lmg_unref_later(op->L, op->ref);
     free(op);
 }
 

@@ -161,7 +161,7 @@ int lmg_index_set(lua_State *L) {
     mg_release(tmp);
     if (!r) return lmg_error(L, "setitem");
     mg_release(u->t);
-    u->t = r;
+    lmg_ud_set(u, r);
     return 0;
 }
 

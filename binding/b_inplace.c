@@ -21,7 +21,7 @@ static int finish(lua_State *L, mg_tensor *r, const char *fn) {
     if (!r) return lmg_error(L, fn);
     lmg_ud *u = luaL_checkudata(L, 1, LMG_TENSOR);
     mg_release(u->t);
-    u->t = r;
+    lmg_ud_set(u, r);
     lua_settop(L, 1);
     lmg_gc_account(L);
     return 1;

@@ -125,14 +125,14 @@ static void push_list(lua_State *L, lua_Integer n, mg_tensor **out,
     int list = lua_gettop(L);
     for (lua_Integer i = 0; i < n; i++) {
         lmg_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
-        u->t = NULL;
+        lmg_ud_set(u, NULL);
         luaL_setmetatable(L, LMG_TENSOR);
         lua_rawseti(L, list, i + 1);
     }
     if (make(ctx, out)) lmg_error(L, fn);
     for (lua_Integer i = 0; i < n; i++) {
         lua_rawgeti(L, list, i + 1);
-        ((lmg_ud *)lua_touserdata(L, -1))->t = out[i];
+        lmg_ud_set(lua_touserdata(L, -1), out[i]);
         lua_pop(L, 1);
     }
     lmg_gc_account(L);

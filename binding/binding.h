@@ -11,10 +11,26 @@
 
 #define LMG_TENSOR "moongrad.Tensor"
 
-/* The userdata holds one reference; t is NULL after __close. */
+/* The userdata holds one reference; t is NULL after __close.  tag is
+ * t XOR lmg_ud_secret, always set with lmg_ud_set (gc_alloc.c reads it to
+ * recognise a tensor's block when Lua frees it). */
 typedef struct {
     mg_tensor *t;
+    uintptr_t tag;
 } lmg_ud;
+
+extern uintptr_t lmg_ud_secret;
+static inline void lmg_ud_set(lmg_ud *u, mg_tensor *t) {
+    u->t = t;
+    u->tag = (uintptr_t)t ^ lmg_ud_secret;
+}
+/* gc_alloc.c: releases tensors when Lua frees their userdata (true), or
+ * false when this state must use a __gc finalizer instead. */
+bool lmg_gc_hook_install(lua_State *L);
+/* Drops a registry reference now, or at the next lmg_unref_drain when
+ * called where no Lua API may run (inside a collection). */
+void lmg_unref_later(lua_State *L, int ref);
+void lmg_unref_drain(lua_State *L);
 
 /* Pushes a userdata owning t (a new reference); raises the library's error
  * message when t is NULL.  `fn` names the function for that message. */

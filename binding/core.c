@@ -1,5 +1,6 @@
 /* core.c — the Lua 5.4 module moongrad.core: the tensor userdata and its
- * metatable (__gc, __close, __index, __newindex, __len, __tostring),
+ * metatable (__close, __index, __newindex, __len, __tostring; __gc only when
+ * gc_alloc.c cannot release tensors as Lua frees them),
  * properties, argument checks shared by the other binding files, and
  * reporting C allocations to Lua's garbage collector. */
 #include <stdlib.h>
@@ -23,6 +24,7 @@ int lmg_error(lua_State *L, const char *fn) {
  * grown by 64 MiB), a full collection runs, as Torch7 did. */
 void lmg_gc_account(lua_State *L) {
     static _Thread_local struct { size_t seen, threshold; } gc = {0, (size_t)64 << 20};
+    lmg_unref_drain(L);
     size_t now = mg_bytes_allocated();
     size_t delta = now - gc.seen;
     if (delta < 64 * 1024) return; /* (live storage can only have grown by less) */
@@ -49,7 +51,7 @@ void lmg_push(lua_State *L, mg_tensor *t, const char *fn) {
     if (!t) lmg_error(L, fn);
     lmg_gc_account(L);
     lmg_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
-    u->t = t;
+    lmg_ud_set(u, t);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
     lua_setmetatable(L, -2);
 }
@@ -191,8 +193,9 @@ int lmg_opt_dtype(lua_State *L, int opts, int idx_str, const char *fn) {
 static int t_gc(lua_State *L) {
     lmg_ud *u = test_tensor(L, 1);
     if (!u) u = luaL_checkudata(L, 1, LMG_TENSOR); /* raises the error */
-    mg_release(u->t);
-    u->t = NULL;
+    mg_tensor *t = u->t;
+    lmg_ud_set(u, NULL);
+    mg_release(t);
     return 0;
 }
 
@@ -284,7 +287,7 @@ static int t_newindex(lua_State *L) {
 
 /* __close: frees the tensor now; later use raises an error. */
 static const luaL_Reg meta[] = {
-    {"__gc", t_gc}, {"__close", t_gc}, {"__tostring", t_tostring}, {"__len", t_len},
+    {"__close", t_gc}, {"__tostring", t_tostring}, {"__len", t_len},
     {"__newindex", t_newindex}, {NULL, NULL}};
 
 /* Registers l into the table on top, each function with upvalue 1 = the
@@ -316,6 +319,16 @@ int luaopen_moongrad_core(lua_State *L) {
 
     lua_pushvalue(L, mt);
     add_all(L, meta, mt);
+    /* gc_alloc.c releases tensors when Lua frees them; else a finalizer
+     * (MOONGRAD_GC_FINALIZERS=1 asks for the finalizer) */
+    const char *release = "allocator";
+    const char *env = getenv("MOONGRAD_GC_FINALIZERS");
+    if ((env && *env && strcmp(env, "0") != 0) || !lmg_gc_hook_install(L)) {
+        release = "finalizer";
+        lua_pushvalue(L, mt);
+        lua_pushcclosure(L, t_gc, 1);
+        lua_setfield(L, -2, "__gc");
+    }
     add_all(L, lmg_ops_meta, mt);
     lua_pushvalue(L, mt);
     lua_pushvalue(L, methods);
@@ -336,6 +349,8 @@ int luaopen_moongrad_core(lua_State *L) {
     add_all(L, lmg_extend_funcs, mt);
     lua_pushvalue(L, methods);
     lua_setfield(L, -2, "methods");
+    lua_pushstring(L, release);
+    lua_setfield(L, -2, "release_mode");
     lua_newtable(L);
     add_all(L, lmg_nnet_funcs, mt);
     add_all(L, lmg_nnet_act_funcs, mt);

@@ -83,13 +83,13 @@ end
 local TAKES_ANYTHING = {
   get_default_dtype = true, is_grad_enabled = true, is_tensor = true, keep_grads = true,
   set_grad_enabled = true, set_keep_grad = true, is_recording = true, is_training = true,
-  set_recording = true, set_training = true,
+  set_recording = true, set_training = true, get_num_threads = true,
 }
 
 -- Functions whose first argument is not a tensor (a shape, a number, a
 -- callback, a list): a closed tensor there is a type error, not "closed".
 local NOT_TENSOR_FIRST = {
-  load = true, save = true, set_cache_limit = true,
+  load = true, save = true, set_cache_limit = true, set_num_threads = true,
   arange = true, einsum = true, empty = true, enable_grad = true, eye = true, full = true,
   grad = true, identity = true, linspace = true, logspace = true, no_grad = true,
   null_grads = true, zero_grads = true, ones = true, set_default_dtype = true, zeros = true,

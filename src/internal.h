@@ -81,6 +81,12 @@ struct mg_opdef {
     int (*check)(mg_tensor **in);  /* extra input checks (e.g. integer /0), or NULL */
 };
 
+/* parallel.c: fn over [begin, end) of a loop, split among mg_num_threads()
+ * threads when each part gets at least MG_PARALLEL_MIN iterations. */
+typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
+#define MG_PARALLEL_MIN ((int64_t)1 << 19)
+void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
+
 /* ops.c: the dispatcher every op goes through. */
 mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p);
 /* The output's value as backward may use it: the saved alias, or under

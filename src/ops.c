@@ -64,6 +64,37 @@ static void walk(const mg_opdef *op, mg_tensor **use, mg_tensor *out, mg_dtype c
                     op->arity == 1 ? unary_run : binary_run, &c);
 }
 
+/* Ops whose loops are bound by arithmetic, not memory: long contiguous
+ * runs of these are split among threads (parallel.c). */
+static const mg_opdef *const heavy_ops[] = {&mg_op_exp, &mg_op_log, &mg_op_tanh, &mg_op_sin,
+                                            &mg_op_cos, &mg_op_pow};
+
+static bool is_heavy(const mg_opdef *op) {
+    for (size_t i = 0; i < sizeof heavy_ops / sizeof heavy_ops[0]; i++)
+        if (heavy_ops[i] == op) return true;
+    return false;
+}
+
+/* One contiguous run (strides run[] of 0 or 1) over [b, e). */
+typedef struct {
+    const mg_opdef *op;
+    mg_dtype cd;
+    const char *a, *b;
+    char *o;
+    int64_t run[2];
+    size_t ea, eo; /* element sizes: compute dtype, result dtype */
+} run_ctx;
+
+static void run_range(void *vctx, int64_t b, int64_t e) {
+    const run_ctx *c = vctx;
+    const char *a = c->a + (size_t)(b * c->run[0]) * c->ea;
+    char *o = c->o + (size_t)b * c->eo;
+    if (c->op->arity == 1) c->op->unary[c->cd](a, c->run[0], o, e - b);
+    else
+        c->op->binary[c->cd](a, c->run[0], c->b + (size_t)(b * c->run[1]) * c->ea, c->run[1], o,
+                             e - b);
+}
+
 static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
     mg_dtype cd = in[0]->dtype;
     for (int i = 1; i < op->arity; i++) cd = mg_promote(cd, in[i]->dtype);
@@ -90,10 +121,11 @@ static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
     int64_t run[2];
     int64_t n = mg_numel(out);
     if (n > 0 && one_run(use, op->arity, ndim, shape, run)) {
-        if (op->arity == 1) op->unary[cd](mg_data_ptr(use[0]), run[0], out->storage->data, n);
-        else
-            op->binary[cd](mg_data_ptr(use[0]), run[0], mg_data_ptr(use[1]), run[1],
-                           out->storage->data, n);
+        run_ctx c = {op, cd, mg_data_ptr(use[0]), op->arity == 2 ? mg_data_ptr(use[1]) : NULL,
+                     out->storage->data, {run[0], op->arity == 2 ? run[1] : 0},
+                     mg_dtype_size(cd), mg_dtype_size(rd)};
+        if (n >= 2 * MG_PARALLEL_MIN && is_heavy(op)) mg_parallel_for(n, run_range, &c);
+        else run_range(&c, 0, n);
     } else if (n > 0) {
         walk(op, use, out, cd);
     }

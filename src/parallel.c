@@ -1,0 +1,83 @@
+/* parallel.c — the library's thread count and a split of one long loop
+ * over threads.
+ *
+ * Only the compute-heavy element-wise ops (exp, log, tanh, ...) on long
+ * contiguous runs use it (ops.c): memory-bound loops such as add or relu
+ * already run at the memory bandwidth on one core.  The count starts at
+ * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1; mg_set_num_threads
+ * changes it and OpenBLAS's count (matmul, convolution) with it.  Threads are made per call:
+ * a split is only taken for runs long enough (MG_PARALLEL_MIN elements of
+ * work each) that the tens of microseconds this costs do not show. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#define MAX_THREADS 64
+
+static int nthreads; /* 0 until read from the environment */
+
+static int env_threads(const char *name) {
+    const char *s = getenv(name);
+    if (!s || !*s) return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end == '\0' && v >= 1 && v <= MAX_THREADS ? (int)v : 0;
+}
+
+int mg_num_threads(void) {
+    if (!nthreads) {
+        int n = env_threads("MOONGRAD_NUM_THREADS");
+        if (!n) n = env_threads("OMP_NUM_THREADS");
+        nthreads = n ? n : 1;
+    }
+    return nthreads;
+}
+
+int mg_set_num_threads(int n) {
+    if (n < 1 || n > MAX_THREADS) {
+        mg_seterr(MG_EVALUE, "set_num_threads: expected 1 to %d threads, got %d", MAX_THREADS, n);
+        return MG_EVALUE;
+    }
+    nthreads = n;
+    openblas_set_num_threads(n);
+    return MG_OK;
+}
+
+typedef struct {
+    mg_range_fn fn;
+    void *ctx;
+    int64_t begin, end;
+} part;
+
+static void *run_part(void *arg) {
+    part *p = arg;
+    p->fn(p->ctx, p->begin, p->end);
+    return NULL;
+}
+
+void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx) {
+    int k = mg_num_threads();
+    if ((int64_t)k > n / MG_PARALLEL_MIN) k = (int)(n / MG_PARALLEL_MIN);
+    if (k <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    part parts[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    int64_t step = (n / k + 15) & ~(int64_t)15; /* 64-byte aligned parts for float32 */
+    for (int i = 0; i < k; i++) {
+        parts[i] = (part){fn, ctx, i * step < n ? i * step : n, (i + 1) * step < n ? (i + 1) * step : n};
+        if (i == k - 1) parts[i].end = n;
+    }
+    for (int i = 1; i < k; i++)
+        started[i] = pthread_create(&tid[i], NULL, run_part, &parts[i]) == 0;
+    run_part(&parts[0]);
+    for (int i = 1; i < k; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else run_part(&parts[i]); /* no thread to be had: do it here */
+    }
+}
