@@ -136,15 +136,19 @@ install-check: deps rockspec-check
 	echo "install-check: ok"
 
 DEMO_DEBS = dataset-fashion-mnist gnuplot-nox
-SOAK_EPOCHS ?= 20
+SOAK_MINUTES ?= 30
 
-# A long MLP run printing the RSS after every epoch (it should stay flat).
+# The MLP trained for SOAK_MINUTES (or SOAK_EPOCHS=n epochs), the RSS after
+# every epoch in build/soak/rss.csv (it should stay flat) and summed up by
+# bench/soak_summary.lua.
 soak:
 	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"
 	$(MAKE) all
 	@mkdir -p build/soak
-	MOONGRAD_PROGRESS=off $(LUA) examples/fashion_mnist.lua --model mlp --epochs $(SOAK_EPOCHS) \
-	  --batch-size 128 --save build/soak/mlp.safetensors --plot build/soak/mlp.png
+	MOONGRAD_PROGRESS=off $(LUA) examples/fashion_mnist.lua --model mlp --batch-size 128 \
+	  $(if $(SOAK_EPOCHS),--epochs $(SOAK_EPOCHS),--minutes $(SOAK_MINUTES)) \
+	  --rss-log build/soak/rss.csv --save build/soak/mlp.safetensors --plot build/soak/mlp.png
+	$(LUA) bench/soak_summary.lua build/soak/rss.csv
 
 demo:
 	$(MAKE) deps DEBS_EXTRA="$(DEMO_DEBS)"

@@ -15,19 +15,25 @@ local nn = mg.nn
 
 -- Options ----------------------------------------------------------------------
 local opts = {model = "cnn", epochs = 3, ["batch-size"] = 64, lr = 2e-3, seed = 1,
-              save = nil, plot = nil, data = nil, limit = nil}
-local i = 1
+              save = nil, plot = nil, data = nil, limit = nil, minutes = nil, ["rss-log"] = nil}
+local optional = {save = true, plot = true, data = true, limit = true, minutes = true,
+                  ["rss-log"] = true}
+local i, arg_epochs = 1, false
 while arg and arg[i] do
   local key = arg[i]:match("^%-%-(.+)$")
-  if not key or opts[key] == nil and key ~= "save" and key ~= "plot" and key ~= "data"
-     and key ~= "limit" then
+  if not key or opts[key] == nil and not optional[key] then
     error("usage: fashion_mnist.lua [--model mlp|cnn] [--epochs N] [--batch-size N] [--lr X] "
-          .. "[--seed N] [--save FILE] [--plot FILE] [--data DIR] [--limit N]; got " .. arg[i], 0)
+          .. "[--seed N] [--save FILE] [--plot FILE] [--data DIR] [--limit N] "
+          .. "[--minutes M] [--rss-log FILE]; got " .. arg[i], 0)
   end
   local v = arg[i + 1]
   opts[key] = tonumber(v) or v
+  arg_epochs = arg_epochs or key == "epochs"
   i = i + 2
 end
+-- --minutes M: a soak run, epochs until M minutes have passed (then --epochs
+-- only caps it); --rss-log FILE: "epoch,seconds,rss_mb" lines, one per epoch.
+if opts.minutes and not arg_epochs then opts.epochs = math.maxinteger end
 opts.save = opts.save or ("fashion_" .. opts.model .. ".safetensors")
 opts.plot = opts.plot or ("fashion_" .. opts.model .. ".png")
 mg.random.seed(opts.seed)
@@ -71,7 +77,8 @@ local model = build(opts.model)
 print(model)
 local opt = mg.optim.Adam(model:parameters(), {lr = opts.lr})
 local batches = math.ceil(train_x.shape[1] / opts["batch-size"])
-local sched = mg.optim.CosineAnnealingLR(opt, {T_max = opts.epochs * batches})
+-- (a timed soak run keeps the learning rate constant)
+local sched = not opts.minutes and mg.optim.CosineAnnealingLR(opt, {T_max = opts.epochs * batches})
 
 -- Resident memory in MB (Linux), printed each epoch so a long run shows a flat line.
 local function rss_mb()
@@ -99,15 +106,19 @@ end
 -- Training ------------------------------------------------------------------------------
 local history = {loss = {}, accuracy = {}}
 local loader = mg.data.loader(train_x, train_y, {batch_size = opts["batch-size"], shuffle = true})
+local rss_log = opts["rss-log"] and assert(io.open(opts["rss-log"], "w"))
+if rss_log then rss_log:write("epoch,seconds,rss_mb\n") end
+local start = mg.progress.clock()
 for epoch = 1, opts.epochs do
   local t0 = mg.progress.clock()
-  local bar = mg.progress(#loader, {desc = ("epoch %d/%d"):format(epoch, opts.epochs)})
+  local bar = mg.progress(#loader, {desc = opts.minutes and ("epoch %d"):format(epoch)
+                                            or ("epoch %d/%d"):format(epoch, opts.epochs)})
   for xb, yb in loader do
     local loss = mg.nnet.softmax_crossentropy(model(shape_for_model(xb)), yb)
     opt:zero_grad()
     loss:backward()
     opt:step()
-    sched:step()
+    if sched then sched:step() end
     bar:step{loss = loss}
   end
   bar:close()
@@ -116,7 +127,14 @@ for epoch = 1, opts.epochs do
   history.accuracy[epoch] = acc
   print(("epoch %d: train loss %.4f, test accuracy %.2f%%, %.1f s, RSS %.0f MB"):format(
     epoch, history.loss[epoch], 100 * acc, mg.progress.clock() - t0, rss_mb()))
+  local elapsed = mg.progress.clock() - start
+  if rss_log then
+    rss_log:write(("%d,%.1f,%.1f\n"):format(epoch, elapsed, rss_mb()))
+    rss_log:flush()
+  end
+  if opts.minutes and elapsed >= 60 * opts.minutes then break end
 end
+if rss_log then rss_log:close() end
 
 -- Leave a checkpoint and a plot behind ---------------------------------------------------
 mg.save(opts.save, model:state_dict())
