@@ -3,7 +3,7 @@
 -- PyTorch twin, with the same workloads and keys; bench/run.lua alternates
 -- the two and makes the table).
 --   lua5.4 bench/bench.lua WORKLOAD [scale]
--- WORKLOAD: tutorial, tiny, elementwise, sgemm, conv, mlp, cnn.  `scale`
+-- WORKLOAD: tutorial, tiny, elementwise, sgemm, conv, mlp, mlp_rss, cnn.  `scale`
 -- (default 1) multiplies the repetitions inside the process; the mlp and
 -- cnn workloads take it as the fraction of the epoch to run (for quick
 -- checks).  Threads: OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS), set by the
@@ -176,6 +176,32 @@ function W.mlp()
                       nn.Linear(128, 10)}, true)
 end
 
+-- (5) the MLP for 5 whole epochs: RSS (VmRSS, MiB) after epochs 1 and 5
+function W.mlp_rss()
+  mg.random.seed(0)
+  local nn = mg.nn
+  local model = nn.Sequential{nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                              nn.Linear(128, 10)}
+  local images, labels = mg.data.fashion_mnist("train")
+  images = images:reshape(images.shape[1], 784)
+  local opt = mg.optim.Adam(model:parameters(), {lr = 1e-3})
+  local loader = mg.data.loader(images, labels, {batch_size = 128, shuffle = true})
+  for epoch = 1, 5 do
+    for xb, yb in loader do
+      local loss = nnet.softmax_crossentropy(model(xb), yb)
+      opt:zero_grad()
+      loss:backward()
+      opt:step()
+    end
+    if epoch == 1 or epoch == 5 then
+      local f = assert(io.open("/proc/self/status"))
+      local kb = f:read("a"):match("VmRSS:%s*(%d+)")
+      f:close()
+      emit("rss_epoch" .. epoch .. "_mb", tonumber(kb) / 1024)
+    end
+  end
+end
+
 function W.cnn()
   mg.random.seed(0)
   local nn = mg.nn
@@ -186,7 +212,7 @@ function W.cnn()
 end
 
 if not W[workload] then
-  io.stderr:write("usage: lua5.4 bench/bench.lua tutorial|tiny|elementwise|sgemm|conv|mlp|cnn [scale]\n")
+  io.stderr:write("usage: lua5.4 bench/bench.lua tutorial|tiny|elementwise|sgemm|conv|mlp|mlp_rss|cnn [scale]\n")
   os.exit(2)
 end
 W[workload]()

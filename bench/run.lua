@@ -163,6 +163,12 @@ for _, w in ipairs({"mlp", "cnn"}) do
   end
 end
 
+if wanted("mlp_rss") and have_data then -- moongrad only: its memory over 5 epochs
+  io.stderr:write("[mlp_rss: 5 MLP epochs, 1 thread]\n")
+  local r, why = run(side_cmd("mg", "mlp_rss", 1))
+  if r then add_samples("mlp_rss@1", "mg", r) else note("moongrad mlp_rss: " .. why) end
+end
+
 -- ---- the table --------------------------------------------------------------
 -- kind: "time" (lower is better: ratio = moongrad / PyTorch), "rate" (higher
 -- is better: ratio = PyTorch / moongrad, i.e. still moongrad's time over
@@ -224,6 +230,14 @@ for _, w in ipairs({{"mlp", "(5) MLP 784-256-128-10"}, {"cnn", "(6) CNN"}}) do
     rows[#rows + 1] = {string.format("%s epoch, each at its best thread count (moongrad %d, PyTorch %d)",
                                      w[2], best.mg.t, best.pt.t), "s/epoch", fmt(best.mg.v),
                        fmt(best.pt.v), string.format("%.3f", best.mg.v / best.pt.v), ""}
+  end
+end
+do
+  local r1, r5 = value("mlp_rss@1", "mg", "rss_epoch1_mb"), value("mlp_rss@1", "mg", "rss_epoch5_mb")
+  if r1 and r5 then
+    rows[#rows + 1] = {"(5) MLP RSS after epoch 1 → after epoch 5 (moongrad, 1 thread)", "MiB",
+                       fmt(r1) .. " → " .. fmt(r5), "", "",
+                       string.format("%+.1f%% (target: within 5%%)", 100 * (r5 / r1 - 1))}
   end
 end
 row("(7) conv2d fwd+bwd 128x1x28x28, 32 3x3", "ms", "time", "conv" .. T, "conv1_ms")

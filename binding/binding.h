@@ -25,8 +25,9 @@ static inline void lmg_ud_set(lmg_ud *u, mg_tensor *t) {
     u->tag = (uintptr_t)t ^ lmg_ud_secret;
 }
 /* gc_alloc.c: releases tensors when Lua frees their userdata (true), or
- * false when this state must use a __gc finalizer instead. */
-bool lmg_gc_hook_install(lua_State *L);
+ * false when this state must use a __gc finalizer instead.  mt: the stack
+ * index of the tensor metatable. */
+bool lmg_gc_hook_install(lua_State *L, int mt);
 /* Drops a registry reference now, or at the next lmg_unref_drain when
  * called where no Lua API may run (inside a collection). */
 void lmg_unref_later(lua_State *L, int ref);

@@ -323,7 +323,7 @@ int luaopen_moongrad_core(lua_State *L) {
      * (MOONGRAD_GC_FINALIZERS=1 asks for the finalizer) */
     const char *release = "allocator";
     const char *env = getenv("MOONGRAD_GC_FINALIZERS");
-    if ((env && *env && strcmp(env, "0") != 0) || !lmg_gc_hook_install(L)) {
+    if ((env && *env && strcmp(env, "0") != 0) || !lmg_gc_hook_install(L, mt)) {
         release = "finalizer";
         lua_pushvalue(L, mt);
         lua_pushcclosure(L, t_gc, 1);

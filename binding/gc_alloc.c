@@ -4,12 +4,19 @@
  * A finalizer costs Lua 5.4 a protected call per dead object and keeps the
  * object for a second collection cycle: about 40 ns of the ~250 ns a tiny
  * `y * 0.5` takes.  Instead the module wraps the state's allocator (once per
- * Lua state) and, when Lua frees a block of the tensor userdata's size whose
- * contents carry the tag (tensor pointer XOR a per-process random secret),
- * drops the tensor's reference right there.  The userdata's offset inside
- * its block and the block size are measured at load time by watching the
- * allocator make one; if anything is not as expected (or the module cannot
- * pin itself in memory, see below), it keeps the __gc finalizer instead.
+ * Lua state) and, when Lua frees a block that is a tensor userdata, drops
+ * the tensor's reference right there.  A block is taken for one when all of
+ * these hold: its size is the userdata block's size, its type byte (right
+ * after the `next` pointer, as in every Lua 5.4 object) says userdata, its
+ * metatable field holds the tensor metatable, and its contents carry the
+ * tag (tensor pointer XOR a per-process random secret).  (The type and
+ * metatable tests are what make it exact: other objects of the same size,
+ * such as a C closure with one upvalue, can hold stale bytes of a freed
+ * tensor where the tag would be; a crash found that.)  The block
+ * size and the offsets of the userdata and of its metatable field are
+ * measured at load time by watching the allocator make one; if anything is
+ * not as expected (or the module cannot pin itself in memory, see below),
+ * the state keeps the __gc finalizer instead.
  *
  * Releasing may free graph nodes; the only node state that needs Lua (the
  * registry reference of an mg.autograd.Function node) is queued with
@@ -20,6 +27,7 @@
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -34,6 +42,8 @@ typedef struct wrap {
     void *ud;
     size_t block_size; /* Lua's block for an lmg_ud userdata */
     size_t offset;     /* where the lmg_ud starts inside it */
+    size_t mt_offset;  /* where the block holds its metatable's address */
+    const void *mt;    /* the tensor metatable's address */
     int capturing;
     void *captured;
     size_t captured_size;
@@ -46,6 +56,10 @@ static wrap *wraps;
 static _Thread_local size_t pending_refs; /* over all states of this thread */
 
 static void release_block(const wrap *w, void *block) {
+    if (((const unsigned char *)block)[sizeof(void *)] != LUA_TUSERDATA) return;
+    const void *mt;
+    memcpy(&mt, (char *)block + w->mt_offset, sizeof mt);
+    if (mt != w->mt) return;
     lmg_ud *u = (lmg_ud *)((char *)block + w->offset);
     if (u->t && u->tag == ((uintptr_t)u->t ^ lmg_ud_secret)) {
         mg_tensor *t = u->t;
@@ -83,17 +97,32 @@ static bool pin_module(void) {
 }
 
 /* Measures where lua_newuserdatauv puts an lmg_ud inside the block it gets
- * from the allocator; false when that cannot be seen. */
-static bool measure(lua_State *L, wrap *w) {
+ * from the allocator, and where the block's header keeps the metatable
+ * (mt: its stack index); false when that cannot be seen. */
+static bool measure(lua_State *L, int mt, wrap *w) {
     w->capturing = 1;
-    void *u = lua_newuserdatauv(L, sizeof(lmg_ud), 0);
+    lmg_ud *u = lua_newuserdatauv(L, sizeof(lmg_ud), 0);
     w->capturing = 0;
-    ((lmg_ud *)u)->t = NULL;
-    ((lmg_ud *)u)->tag = 0;
+    lmg_ud_set(u, NULL);
+    const char *block = w->captured;
+    size_t off = (size_t)((const char *)u - block);
+    bool ok = block && (const char *)u > block && off <= 128 && off % sizeof(void *) == 0 &&
+              w->captured_size == off + sizeof(lmg_ud) &&
+              ((const unsigned char *)block)[sizeof(void *)] == LUA_TUSERDATA;
+    w->mt = lua_topointer(L, mt);
+    lua_pushvalue(L, mt);
+    lua_setmetatable(L, -2);
+    int found = 0;
+    for (size_t k = 0; ok && k < off; k += sizeof(void *)) {
+        const void *p;
+        memcpy(&p, block + k, sizeof p);
+        if (p == w->mt) {
+            w->mt_offset = k;
+            found++;
+        }
+    }
     lua_pop(L, 1);
-    if (!w->captured || (char *)u < (char *)w->captured) return false;
-    size_t off = (size_t)((char *)u - (char *)w->captured);
-    if (off > 128 || w->captured_size != off + sizeof(lmg_ud)) return false;
+    if (!ok || found != 1) return false;
     w->offset = off;
     w->block_size = w->captured_size;
     return true;
@@ -113,7 +142,7 @@ static int gc_tick(lua_State *L) {
     return 0;
 }
 
-bool lmg_gc_hook_install(lua_State *L) {
+bool lmg_gc_hook_install(lua_State *L, int mt) {
     void *ud;
     lua_Alloc f = lua_getallocf(L, &ud);
     if (f == alloc_hook) return true; /* loaded again into the same state */
@@ -125,7 +154,7 @@ bool lmg_gc_hook_install(lua_State *L) {
     w->ud = ud;
     w->block_size = SIZE_MAX; /* matches no block until measured */
     lua_setallocf(L, alloc_hook, w);
-    if (!measure(L, w)) {
+    if (!measure(L, lua_absindex(L, mt), w)) {
         lua_setallocf(L, f, ud);
         free(w);
         return false;
