@@ -307,6 +307,27 @@ describe("mg.data.loader", function()
     assert.truthy(tostring(loader):find("DataLoader(9 samples, batch_size=3", 1, true))
   end)
 
+  it("takes a batch_size larger than the data, up to math.maxinteger (fuzz)", function()
+    -- (#loader was -1 and the last batch's end overflowed: n + batch_size - 1 wrapped)
+    local x, y = data(7)
+    for _, drop in ipairs({false, true}) do
+      for _, bs in ipairs({8, math.maxinteger - 1, math.maxinteger}) do
+        local loader = mg.data.loader(x, y, {batch_size = bs, drop_last = drop, shuffle = drop})
+        assert.are.equal(drop and 0 or 1, #loader)
+        local n = 0
+        for xb, yb in loader do
+          n = n + 1
+          assert.are.same({7, 2}, xb.shape)
+          assert.are.same({7}, yb.shape)
+        end
+        assert.are.equal(#loader, n)
+      end
+    end
+    local it = mg.data.loader(x, {batch_size = math.maxinteger}):iter()
+    assert.are.same({7, 2}, it().shape)
+    assert.is_nil(it())
+  end)
+
   it("builds 128-image batches of a large set quickly", function()
     local x = mg.zeros(6000, 28, 28)
     local y = mg.arange(6000)

@@ -108,9 +108,11 @@ return function(mg, core)
   local Loader = {}
   Loader.__index = Loader
 
+  -- (no n + batch_size - 1: batch_size may be as large as math.maxinteger)
   local function nbatches(self)
-    if self.drop_last then return self.n // self.batch_size end
-    return (self.n + self.batch_size - 1) // self.batch_size
+    local full = self.n // self.batch_size
+    if self.drop_last or self.n % self.batch_size == 0 then return full end
+    return full + 1
   end
 
   -- Starts a pass: a fresh permutation when shuffling.
@@ -128,7 +130,7 @@ return function(mg, core)
   -- The next batch of the pass, or nil at its end.
   local function next_batch(self)
     local a = self.pos + 1
-    local b = math.min(self.pos + self.batch_size, self.n)
+    local b = self.pos + math.min(self.batch_size, self.n - self.pos)
     if a > self.n or (self.drop_last and b - a + 1 < self.batch_size) then
       self.pos, self.perm = self.n, nil
       return nil
