@@ -4,24 +4,8 @@
 -- dataset-fashion-mnist package is installed, on the real test split; and the
 -- mini-batch loader (shapes, drop_last, shuffling, one visit per sample).
 local mg = require("moongrad")
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    if not err:find(fragment, 1, true) then
-      error(("error message %q lacks %q"):format(err, fragment), 2)
-    end
-  end
-  return err
-end
+local H = require("helpers")
+local write, raises, tmpdir, rmdir = H.write, H.raises, H.tmpdir, H.rmdir
 
 -- An IDX file: magic, big-endian dims, then the values packed with fmt.
 local function idx_bytes(type_byte, dims, fmt, values)
@@ -42,15 +26,6 @@ local function write_both(path, bytes)
   end
   return {path}
 end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir " .. d))
-  return d
-end
-
-local function rmdir(d) os.execute("rm -rf " .. d) end
 
 describe("mg.data.read_idx", function()
   local dir

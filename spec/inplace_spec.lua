@@ -6,44 +6,10 @@
 -- value overwritten in place (directly, by setitem, or through a view)
 -- raises an error naming the op; and the error messages.
 local mg = require("moongrad")
-local gc = require("gradcheck")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "number" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, fragment)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error mentioning '" .. fragment .. "'")
-  err = tostring(err)
-  assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  return err
-end
+local H = require("helpers")
+local near, raises, var, check, check2 = H.near, H.raises, H.f64, H.check, H.check2
 
 local function const(v, dtype) return mg.tensor(v, {constant = true, dtype = dtype}) end
-local function var(v) return mg.tensor(v, {dtype = "float64"}) end
-local function check(f, inputs)
-  local ok, msg = gc.gradcheck(f, inputs)
-  assert(ok, msg)
-end
-local function check2(f, inputs)
-  local ok, msg = gc.gradgradcheck(f, inputs)
-  assert(ok, msg)
-end
 
 describe("in-place values", function()
   it("add_, sub_, mul_, div_, pow_ with numbers return x itself", function()

@@ -183,12 +183,7 @@ describe("mg.plot with gnuplot", function()
     os.remove(base)
     return base .. ext
   end
-  local function read(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
-    f:close()
-    return s
-  end
+  local read = require("helpers").read
 
   -- under `make sanitize` gnuplot would inherit the ASan runtime (LD_PRELOAD)
   -- and fail on its own libraries' leaks
