@@ -357,6 +357,28 @@ describe("in-place writes never give a wrong gradient", function()
     near({{1, 1}, {0, 0}}, w.grad)
   end)
 
+  it("a root written through a view or its base is caught too (gradcheck_random_spec)", function()
+    -- (these gave x.grad = ones and no z.grad: nothing checked the tensor backward starts from)
+    local x, z = var({{1.0, 2.0}, {3.0, 4.0}}), var({{5.0, 6.0}, {7.0, 8.0}})
+    local y = x * 1
+    y.T:mul_(z)
+    raises(function() y:backward() end, "modified in place through a view or its base")
+    raises(function() y:backward(mg.ones(2, 2)) end, "MulBackward")
+    raises(function() mg.autograd.grad(y, {x, z}) end, "graph no longer describes")
+    local a = x * 1
+    local row = a[1]
+    a:mul_(2)
+    raises(function() row:backward() end, "modified in place")
+    assert.is_nil(x.grad)
+    assert.is_nil(z.grad)
+    local b = x * 1
+    local t = b.T
+    t:mul_(z) -- t's handle moved to the product: backward from it is right
+    t:backward()
+    near({{5, 7}, {6, 8}}, x.grad)
+    near({{1, 3}, {2, 4}}, z.grad)
+  end)
+
   it("the check also runs for mg.autograd.grad", function()
     local x = var({1.0, 2.0})
     local y = x * x
