@@ -99,6 +99,14 @@ describe("mg.save / mg.load round trip", function()
     assert.are.same({"fc.bias", "fc.weight", "layers.1.w"}, names)
   end)
 
+  it("names a closed tensor (fuzz)", function()
+    local shut = mg.ones(2)
+    getmetatable(shut).__close(shut)
+    -- (was "lua/moongrad/data.lua:N: dtype: tensor used after it was closed")
+    raises(function() mg.save(path, {w = mg.ones(1), fc = {shut}}) end,
+      "mg.save: 'fc.1' is a tensor used after it was closed")
+  end)
+
   it("writes and reads metadata", function()
     mg.save(path, {a = mg.tensor({1.0})}, {metadata = {format = "pt", epoch = 3}})
     local _, meta = mg.load(path)
