@@ -198,8 +198,9 @@ OPS.metamethods = function()
   local num = chance(0.3) and pick({2.5, -1.5, 3}) or nil
   local left = chance(0.5)
   local function apply(a, b)
-    if op == "+" then return a + b elseif op == "-" then return a - b elseif op == "*" then return a * b
-    elseif op == "/" then return a / b elseif op == "^" then return a ^ b elseif op == "%" then return a % b end
+    if op == "+" then return a + b elseif op == "-" then return a - b
+    elseif op == "*" then return a * b elseif op == "/" then return a / b
+    elseif op == "^" then return a ^ b elseif op == "%" then return a % b end
   end
   local da = (op == "^") and {0.5, 2} or (op == "%" and {-3, 3} or "normal")
   local db = (op == "/" or op == "%") and {0.5, 2, "signed"} or (op == "^" and {-2, 2} or "normal")
@@ -243,7 +244,9 @@ for _, name in ipairs({"var", "std"}) do
     local s = shape(1, 3, 2)
     local ax, keep = axes(#s), chance(0.5)
     local ddof = reduced_count(s, ax) > 1 and int(0, 1) or 0
-    return {{{s, noexpand = name == "std"}}, function(x) return mg[name](x, {axis = ax, keepdims = keep, ddof = ddof}) end}
+    return {{{s, noexpand = name == "std"}}, function(x)
+      return mg[name](x, {axis = ax, keepdims = keep, ddof = ddof})
+    end}
   end
 end
 for _, name in ipairs({"cumsum", "cumprod"}) do
@@ -347,7 +350,10 @@ OPS.concatenate = function()
     ins[k] = {t}
   end
   local as_list = chance(0.5)
-  return {ins, function(...) if as_list then return mg.concatenate({...}, a) end return mg.cat({...}, a) end}
+  return {ins, function(...)
+    if as_list then return mg.concatenate({...}, a) end
+    return mg.cat({...}, a)
+  end}
 end
 OPS.stack = function()
   local s = shape(0, 3)
@@ -690,43 +696,41 @@ OPS.binary_crossentropy_with_logits = function()
     return nn.binary_crossentropy_with_logits(x, t, {pos_weight = pw, reduction = red})
   end}
 end
-OPS.softmax_crossentropy = function()
-  local n, c = int(1, 4), int(2, 4)
-  local y = labels(n, c)
-  local o = {reduction = reduction()}
+
+-- A loss of logits {n, c} against int64 labels; extra(o, c) adds options.
+local function class_loss(fname, extra)
+  return function()
+    local n, c = int(1, 4), int(2, 4)
+    local y = labels(n, c)
+    local o = {reduction = reduction()}
+    extra(o, c)
+    return {{{{n, c}}}, function(v) return nn[fname](v, y, o) end}
+  end
+end
+local function class_weights(o, c)
   if chance(0.4) then o.weights = mg.random.rand({c}, {dtype = "float64", constant = true}) + 0.5 end
+end
+OPS.softmax_crossentropy = class_loss("softmax_crossentropy", function(o, c)
+  class_weights(o, c)
   if chance(0.4) then o.label_smoothing = 0.2 end
-  return {{{{n, c}}}, function(v) return nn.softmax_crossentropy(v, y, o) end}
-end
-OPS.negative_log_likelihood = function()
-  local n, c = int(1, 4), int(2, 4)
-  local y = labels(n, c)
-  local o = {reduction = reduction()}
-  if chance(0.4) then o.weights = mg.random.rand({c}, {dtype = "float64", constant = true}) + 0.5 end
-  return {{{{n, c}}}, function(v) return nn.negative_log_likelihood(v, y, o) end}
-end
-OPS.multiclass_hinge = function()
-  local n, c = int(1, 4), int(2, 4)
-  local y = labels(n, c)
-  local red = reduction()
-  return {{{{n, c}}}, function(v) return nn.multiclass_hinge(v, y, {margin = 0.6, reduction = red}) end}
-end
+end)
+OPS.negative_log_likelihood = class_loss("negative_log_likelihood", class_weights)
+OPS.multiclass_hinge = class_loss("multiclass_hinge", function(o) o.margin = 0.6 end)
+OPS.softmax_focal_loss = class_loss("softmax_focal_loss", function(o) o.gamma = 1.5 end)
 OPS.margin_ranking_loss = function()
   local n = int(1, 4)
   local y = labels(n, 2) * 2 - 3
   local red = reduction()
-  return {{{{n}}, {{n}}}, function(p, q) return nn.margin_ranking_loss(p, q, y, {margin = 0.3, reduction = red}) end}
+  return {{{{n}}, {{n}}}, function(p, q)
+    return nn.margin_ranking_loss(p, q, y, {margin = 0.3, reduction = red})
+  end}
 end
 OPS.focal_loss = function()
   local s, red = shape(), reduction()
   local t = mg.random.rand(s, {dtype = "float64"}):gt(0.5):astype("float64")
-  return {{{s, {0.05, 0.95}}}, function(p) return nn.focal_loss(p, t, {alpha = 0.3, gamma = 1.5, reduction = red}) end}
-end
-OPS.softmax_focal_loss = function()
-  local n, c = int(1, 4), int(2, 4)
-  local y = labels(n, c)
-  local red = reduction()
-  return {{{{n, c}}}, function(v) return nn.softmax_focal_loss(v, y, {gamma = 1.5, reduction = red}) end}
+  return {{{s, {0.05, 0.95}}}, function(p)
+    return nn.focal_loss(p, t, {alpha = 0.3, gamma = 1.5, reduction = red})
+  end}
 end
 
 -- ---- mg.nnet: layers -----------------------------------------------------------------

@@ -137,8 +137,10 @@ return function(G)
     local name = pick(ST_NAMES)
     local r = random()
     local mut
-    if r < 0.3 then mut = fmt("MUT(%q, \"cut\", %d)", name, pick({0, 4, 8, 9, 16, random(-40, -1), random(1, 200)}))
-    elseif r < 0.6 then mut = fmt("MUT(%q, \"flip\", %d, %d)", name, random(0, 400), pick({1, 0x80, 0xff, random(1, 255)}))
+    if r < 0.3 then
+      mut = fmt("MUT(%q, \"cut\", %d)", name, pick({0, 4, 8, 9, 16, random(-40, -1), random(1, 200)}))
+    elseif r < 0.6 then
+      mut = fmt("MUT(%q, \"flip\", %d, %d)", name, random(0, 400), pick({1, 0x80, 0xff, random(1, 255)}))
     elseif r < 0.75 then
       mut = fmt("MUT(%q, \"hlen\", %s)", name, lit(pick({0, 1, 2, 7, 8, 1000, -1, math.maxinteger,
         math.mininteger, 100000001, random(0, 300)})))
@@ -172,7 +174,9 @@ return function(G)
         dims[k] = random(0, 3)
         n = n * dims[k]
       end
-      local shape = json_list((function() local t = {} for k, d in ipairs(dims) do t[k] = tostring(d) end return t end)())
+      local texts = {}
+      for k, d in ipairs(dims) do texts[k] = tostring(d) end
+      local shape = json_list(texts)
       if chance(0.08) then
         shape = pick({"[-1]", "[2.5]", "[\"a\"]", "[4611686018427387904,4]", "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]",
           "[4294967296,4294967296]", "3", "null", "[0,9223372036854775807]"})
@@ -191,7 +195,8 @@ return function(G)
       if chance(0.97) then fields[#fields + 1] = "\"dtype\":" .. (dt == "" and "5" or json_str(dt)) end
       if chance(0.97) then fields[#fields + 1] = "\"shape\":" .. shape end
       if chance(0.97) then fields[#fields + 1] = "\"data_offsets\":" .. offsets end
-      entries[#entries + 1] = json_str(name):gsub("\\u005c", "\\") .. ":{" .. table.concat(fields, ",") .. "}"
+      local key = json_str(name):gsub("\\u005c", "\\") -- ("\\u00e9" stays a JSON escape)
+      entries[#entries + 1] = key .. ":{" .. table.concat(fields, ",") .. "}"
     end
     if chance(0.25) then
       entries[#entries + 1] = "\"__metadata__\":" .. pick({"{\"k\":\"v\"}", "null", "[1]", "{\"k\":1}",
@@ -273,7 +278,10 @@ return function(G)
     elseif r < 0.75 then call = fmt("mg.data.fashion_mnist(%s)", q)
     elseif r < 0.9 then call = fmt("mg.data.fashion_mnist(%s, {dir = DIR, dtype = %s})", q,
       pick({"\"float32\"", "\"float64\"", "\"int64\"", "\"bool\""}))
-    else call = fmt("mg.data.mnist(%s, %s)", q, pick({"nil", "{dir = P(\"nodir\")}", "{dir = 3}", "\"x\"", G.gen_opts()})) end
+    else
+      call = fmt("mg.data.mnist(%s, %s)", q,
+        pick({"nil", "{dir = P(\"nodir\")}", "{dir = 3}", "\"x\"", G.gen_opts()}))
+    end
     return writes .. "; " .. store("{" .. call .. "}")
   end
 
@@ -303,8 +311,8 @@ return function(G)
     local r = random()
     if r < 0.3 then -- x and y = arange(n): passes checked sample by sample
       local n = pick({0, 1, 2, 5, 7, 10, 33})
-      return fmt("L[%d] = mg.data.loader(mg.arange(%d), mg.arange(%d), %s); v[%d] = keep(DRAIN(L[%d], 64, \"perm\"))",
-        i, n, n, loader_opts(), G.free_slot(), i)
+      return fmt("L[%d] = mg.data.loader(mg.arange(%d), mg.arange(%d), %s); "
+        .. "v[%d] = keep(DRAIN(L[%d], 64, \"perm\"))", i, n, n, loader_opts(), G.free_slot(), i)
     elseif r < 0.75 then
       local x = G.gen_tensor()
       local y
@@ -391,7 +399,8 @@ return function(G)
     if chance(0.5) then items[#items + 1] = "x = " .. gen_numbers(chance(0.9) and n or n + 1) end
     if chance(0.6) then items[#items + 1] = "label = " .. gen_text() end
     if chance(0.3) then
-      items[#items + 1] = "style = " .. lit(chance(0.9) and pick({"lines", "points", "linespoints"}) or pick({"bars", ""}))
+      local style = chance(0.9) and pick({"lines", "points", "linespoints"}) or pick({"bars", ""})
+      items[#items + 1] = "style = " .. lit(style)
     end
     if chance(0.2) then items[#items + 1] = "dash = " .. lit(chance(0.5)) end
     if chance(0.2) then items[#items + 1] = "axis = " .. lit(chance(0.9) and pick({"y1", "y2"}) or pick({"y3", ""})) end
@@ -480,18 +489,9 @@ return function(G)
   end
 
   -- ---- one statement -------------------------------------------------------------------
-  return function()
-    local kind = weighted({save = 5, load = 1, corrupt = 4, crafted = 5, idx = 5, mnist = 1,
-      loader = 6, model = 3, plot = 5})
-    if kind == "save" then return save_stmt()
-    elseif kind == "load" then return load_stmt()
-    elseif kind == "corrupt" then return corrupt_stmt()
-    elseif kind == "crafted" then return crafted_stmt()
-    elseif kind == "idx" then return idx_stmt()
-    elseif kind == "mnist" then return mnist_stmt()
-    elseif kind == "loader" then return loader_stmt()
-    elseif kind == "model" then return model_stmt()
-    end
-    return plot_stmt()
-  end
+  local KINDS = {save = save_stmt, load = load_stmt, corrupt = corrupt_stmt, crafted = crafted_stmt,
+    idx = idx_stmt, mnist = mnist_stmt, loader = loader_stmt, model = model_stmt, plot = plot_stmt}
+  local WEIGHTS = {save = 5, load = 1, corrupt = 4, crafted = 5, idx = 5, mnist = 1, loader = 6,
+    model = 3, plot = 5}
+  return function() return KINDS[weighted(WEIGHTS)]() end
 end

@@ -341,7 +341,9 @@ return function(F, env)
               invariant("pass over arange(%d): sample %s is out of range or seen twice", n, tostring(v))
             end
             seen[v] = true
-            if ys and ys[i] ~= v then invariant("x and y batches are not paired (%s, %s)", v, tostring(ys[i])) end
+            if ys and ys[i] ~= v then
+              invariant("x and y batches are not paired (%s, %s)", v, tostring(ys[i]))
+            end
           end
         end
         if k >= limit then return k, total, false end
