@@ -5,32 +5,8 @@
 -- no_grad, grad_fn names, second derivatives, descent loops, deep chains,
 -- and the error for values modified in place after being saved.
 local mg = require("moongrad")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
-local function near(expected, t, tol)
-  tol = tol or 1e-4
-  local e, a = flat(expected), flat(type(t) == "number" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, fragment)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error mentioning '" .. fragment .. "'")
-  err = tostring(err)
-  assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  return err
-end
+local H = require("helpers")
+local flat, near, raises = H.flat, H.near_within(1e-4), H.raises
 
 describe("backward: the tutorials' numbers", function()
   it("x = [1, 2, 3]; z = 2 (x + 2)^2; mean -> x.grad = [4, 5.3333, 6.6667]", function()

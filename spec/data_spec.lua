@@ -4,24 +4,8 @@
 -- dataset-fashion-mnist package is installed, on the real test split; and the
 -- mini-batch loader (shapes, drop_last, shuffling, one visit per sample).
 local mg = require("moongrad")
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    if not err:find(fragment, 1, true) then
-      error(("error message %q lacks %q"):format(err, fragment), 2)
-    end
-  end
-  return err
-end
+local H = require("helpers")
+local write, raises, tmpdir, rmdir = H.write, H.raises, H.tmpdir, H.rmdir
 
 -- An IDX file: magic, big-endian dims, then the values packed with fmt.
 local function idx_bytes(type_byte, dims, fmt, values)
@@ -42,15 +26,6 @@ local function write_both(path, bytes)
   end
   return {path}
 end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir " .. d))
-  return d
-end
-
-local function rmdir(d) os.execute("rm -rf " .. d) end
 
 describe("mg.data.read_idx", function()
   local dir
@@ -307,6 +282,27 @@ describe("mg.data.loader", function()
     assert.truthy(tostring(loader):find("DataLoader(9 samples, batch_size=3", 1, true))
   end)
 
+  it("takes a batch_size larger than the data, up to math.maxinteger (fuzz)", function()
+    -- (#loader was -1 and the last batch's end overflowed: n + batch_size - 1 wrapped)
+    local x, y = data(7)
+    for _, drop in ipairs({false, true}) do
+      for _, bs in ipairs({8, math.maxinteger - 1, math.maxinteger}) do
+        local loader = mg.data.loader(x, y, {batch_size = bs, drop_last = drop, shuffle = drop})
+        assert.are.equal(drop and 0 or 1, #loader)
+        local n = 0
+        for xb, yb in loader do
+          n = n + 1
+          assert.are.same({7, 2}, xb.shape)
+          assert.are.same({7}, yb.shape)
+        end
+        assert.are.equal(#loader, n)
+      end
+    end
+    local it = mg.data.loader(x, {batch_size = math.maxinteger}):iter()
+    assert.are.same({7, 2}, it().shape)
+    assert.is_nil(it())
+  end)
+
   it("builds 128-image batches of a large set quickly", function()
     local x = mg.zeros(6000, 28, 28)
     local y = mg.arange(6000)
@@ -325,5 +321,9 @@ describe("mg.data.loader", function()
     raises(function() mg.data.loader(x, mg.arange(3)) end, "x has 4 samples but y has 3")
     raises(function() mg.data.loader(mg.tensor(1.0)) end, "at least one axis")
     raises(function() mg.data.loader(x, y, 5) end, "option table")
+    local shut = mg.ones(2)
+    getmetatable(shut).__close(shut) -- (was "lua/moongrad/data.lua:N: ndim: tensor used after ...")
+    raises(function() mg.data.loader(shut) end, "mg.data.loader: argument #1", "closed")
+    raises(function() mg.data.loader(x, shut) end, "mg.data.loader: argument #2", "closed")
   end)
 end)

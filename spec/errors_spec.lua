@@ -4,17 +4,8 @@
 -- arguments, axes, reshape, integer division by zero, shapes and dtypes at
 -- creation, item(), use after <close>, head gradients, requires_grad.
 local mg = require("moongrad")
-
--- Runs fn, expects it to fail, and checks the message holds every fragment.
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-  return err
-end
+local H = require("helpers")
+local raises = H.raises
 
 describe("shape errors", function()
   it("adding shapes {5} and {3,4} names both shapes", function()

@@ -4,47 +4,9 @@
 -- left clean, higher order through a backward written with mg ops) and
 -- mg.autograd.graph (the DOT text; rendering with Graphviz when it is there).
 local mg = require("moongrad")
-local gc = require("gradcheck")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
-local function near(expected, t, tol)
-  tol = tol or 1e-6
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
--- Asserts that fn raises an error whose message contains every one of the strings.
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  err = tostring(err)
-  for _, s in ipairs({...}) do
-    assert.is_truthy(err:find(s, 1, true), "message '" .. err .. "' lacks '" .. s .. "'")
-  end
-  return err
-end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-
-local function var(values) return mg.tensor(values, {dtype = "float64"}) end
+local H = require("helpers")
+local near, raises = H.near_within(1e-6), H.raises
+local check, check2, var = H.check, H.check2, H.f64
 
 -- The Functions most specs use ---------------------------------------------
 local Square = mg.autograd.Function{

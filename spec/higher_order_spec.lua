@@ -5,34 +5,9 @@
 -- gradgradcheck, and the MXNet chapter (attach_grad, record, pause,
 -- is_training, head gradients, control flow).
 local mg = require("moongrad")
+local H = require("helpers")
+local near, raises, var = H.near_within(1e-6), H.raises, H.f64
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
-local function near(expected, t, tol)
-  tol = tol or 1e-6
-  local e, a = flat(expected), flat(type(t) == "number" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, fragment)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error mentioning '" .. fragment .. "'")
-  err = tostring(err)
-  assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  return err
-end
-
-local function var(v) return mg.tensor(v, {dtype = "float64"}) end
 local function const(v) return mg.tensor(v, {dtype = "float64", constant = true}) end
 
 describe("mg.autograd.grad", function()

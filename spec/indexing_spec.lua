@@ -6,30 +6,10 @@
 -- out of range) and the errors.
 local mg = require("moongrad")
 local gc = require("gradcheck")
+local H = require("helpers")
+local i64, f64, check, check2, raises = H.i64, H.f64, H.check, H.check2, H.raises
 
-local function i64(v) return mg.tensor(v, {dtype = "int64"}) end
-local function f64(v) return mg.tensor(v, {dtype = "float64"}) end
 local function mask(v) return mg.tensor(v, {dtype = "bool"}) end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-
--- Calls f, which must raise; checks that the message holds every substring.
-local function raises(f, ...)
-  local ok, err = pcall(f)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, s in ipairs({...}) do
-    assert(err:find(s, 1, true), string.format("error %q does not mention %q", err, s))
-  end
-  return err
-end
 
 describe("reading with a bool mask", function()
   local x

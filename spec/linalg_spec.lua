@@ -5,42 +5,11 @@
 -- 0); float64 gradchecks of each, second-order checks of einsum and the
 -- 2-norm; and the errors, each naming its function.
 local mg = require("moongrad")
-local gc = require("gradcheck")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected.
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e = flat(expected)
-  local a = flat(type(t) == "table" and t or (t.ndim == 0 and t:item() or t:totable()))
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
+local H = require("helpers")
+local flat, near, shape_is = H.flat, H.near, H.shape_is
+local raises, check, check2 = H.raises, H.check, H.check2
 
 local function same(a, b, tol) near(flat(a:totable()), b, tol) end
-
-local function shape_is(expected, t) assert.are.same(expected, t.shape) end
-
--- Runs fn, expects it to fail, and checks the message holds every fragment.
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-  return err
-end
 
 local function randn(...)
   return mg.random.randn({...}, {dtype = "float64"})
@@ -55,14 +24,6 @@ local function transposed(...)
   local shape, rev = {...}, {}
   for i = #shape, 1, -1 do rev[#rev + 1] = shape[i] end
   return mg.random.randn(rev, {dtype = "float64", constant = true}).T:requires_grad_(true)
-end
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
 end
 
 describe("einsum in the MyGrad lab", function()

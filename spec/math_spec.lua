@@ -6,41 +6,10 @@
 -- side and broadcasting; a float64 gradcheck of every differentiable op,
 -- second-order checks, and the errors bad input raises.
 local mg = require("moongrad")
-local gc = require("gradcheck")
+local H = require("helpers")
+local near, map, var = H.near, H.map, H.f64
+local randn, check, check2, raises = H.randn, H.check, H.check2, H.raises
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected;
--- NaN matches NaN, infinities match exactly.
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    local ok
-    if e[i] ~= e[i] then ok = a[i] ~= a[i]
-    elseif math.abs(e[i]) == math.huge then ok = a[i] == e[i]
-    else ok = math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i])) end
-    if not ok then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
--- Applies f to each number of a flat list.
-local function map(list, f)
-  local out = {}
-  for i, v in ipairs(list) do out[i] = f(v) end
-  return out
-end
-
-local function var(values) return mg.tensor(values, {dtype = "float64"}) end
-local function randn(shape) return mg.random.randn(shape, {dtype = "float64"}) end
 -- a leaf with values in [lo, hi)
 local function uniform(shape, lo, hi)
   local r = mg.random.rand(shape, {dtype = "float64", constant = true})
@@ -52,25 +21,6 @@ local function transposed(shape, lo, hi)
   for i = #shape, 1, -1 do rev[#rev + 1] = shape[i] end
   local r = mg.random.rand(rev, {dtype = "float64", constant = true}) * (hi - lo) + lo
   return r.T:requires_grad_(true)
-end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-
--- Runs fn, expects it to fail, and checks the message holds every fragment.
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
 end
 
 local nan, inf = 0 / 0, math.huge

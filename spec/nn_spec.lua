@@ -7,38 +7,10 @@
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local nn = mg.nn
+local H = require("helpers")
+local raises, flat, assert_close = H.raises, H.flat, H.near_within(1e-10)
 
 local F64 = {dtype = "float64"}
-
-local function raises(f, ...)
-  local ok, err = pcall(f)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, s in ipairs({...}) do
-    assert(err:find(s, 1, true), string.format("error %q does not mention %q", err, s))
-  end
-  return err
-end
-
-local function flat(v, out)
-  out = out or {}
-  if mg.is_tensor(v) then v = v:totable() end
-  if type(v) ~= "table" then
-    out[#out + 1] = v
-  else
-    for _, e in ipairs(v) do flat(e, out) end
-  end
-  return out
-end
-
-local function assert_close(want, got, tol)
-  local a, b = flat(want), flat(got)
-  assert.are.equal(#a, #b, "element count")
-  for k = 1, #a do
-    assert(math.abs(a[k] - b[k]) <= (tol or 1e-10) * (1 + math.abs(a[k])),
-           string.format("element %d: expected %.12g, got %.12g", k, a[k], b[k]))
-  end
-end
 
 local function keys(t)
   local out = {}

@@ -7,64 +7,9 @@
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local nn = mg.nnet
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected;
--- NaN matches NaN, infinities match exactly.
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    local ok
-    if e[i] ~= e[i] then ok = a[i] ~= a[i]
-    elseif math.abs(e[i]) == math.huge then ok = a[i] == e[i]
-    else ok = math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i])) end
-    if not ok then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function map(list, f)
-  local out = {}
-  for i, v in ipairs(list) do out[i] = f(v) end
-  return out
-end
-
-local function all_finite(t)
-  for _, v in ipairs(flat(t:totable())) do
-    if v ~= v or math.abs(v) == math.huge then return false end
-  end
-  return true
-end
-
-local function f64(values) return mg.tensor(values, {dtype = "float64"}) end
-local function var(shape, salt) return gc.fixed(shape, salt):requires_grad_(true) end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-end
+local H = require("helpers")
+local flat, near, map, all_finite, f64 = H.flat, H.near, H.map, H.all_finite, H.f64
+local var, check, check2, raises = H.fixed_var, H.check, H.check2, H.raises
 
 local nan, inf = 0 / 0, math.huge
 

@@ -6,46 +6,11 @@
 -- poolings, second order (create_graph) through conv and pooling, and the
 -- errors.
 local mg = require("moongrad")
-local gc = require("gradcheck")
 local nn = mg.nnet
+local H = require("helpers")
+local flat, near, raises = H.flat, H.near, H.raises
+local check, check2, randn = H.check, H.check2, H.randn
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-
-local function randn(shape) return mg.random.randn(shape, {dtype = "float64"}) end
 local function const(shape) return mg.random.randn(shape, {dtype = "float64", constant = true}) end
 
 -- Naive 2-d convolution in Lua (x {N, C, H, W}, w {F, C/g, KH, KW}) on flat

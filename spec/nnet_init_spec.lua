@@ -6,25 +6,8 @@
 -- values, and the errors.
 local mg = require("moongrad")
 local nn = mg.nnet
-
-local function raises(f, ...)
-  local ok, err = pcall(f)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, s in ipairs({...}) do
-    assert(err:find(s, 1, true), string.format("error %q does not mention %q", err, s))
-  end
-  return err
-end
-
-local function flat(t)
-  local out = {}
-  local function walk(v)
-    if type(v) ~= "table" then out[#out + 1] = v else for _, e in ipairs(v) do walk(e) end end
-  end
-  walk(t:totable())
-  return out
-end
+local H = require("helpers")
+local raises, flat = H.raises, H.flat
 
 -- mean, standard deviation (population), min and max of a tensor's values
 local function stats(t)

@@ -6,56 +6,13 @@
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local nn = mg.nnet
-
-local function f64(v, opts)
-  opts = opts or {}
-  opts.dtype = "float64"
-  return mg.tensor(v, opts)
-end
-local function i64(v) return mg.tensor(v, {dtype = "int64"}) end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
+local H = require("helpers")
+local f64, i64, check, check2 = H.f64, H.i64, H.check, H.check2
+local raises, flat, assert_close = H.raises, H.flat, H.near_within(1e-10)
 
 -- A float64 variable of the given shape with fixed, well-spread values.
 local function var(shape, salt)
   return gc.fixed(shape, salt):detach():clone():requires_grad_(true)
-end
-
-local function raises(f, ...)
-  local ok, err = pcall(f)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, s in ipairs({...}) do
-    assert(err:find(s, 1, true), string.format("error %q does not mention %q", err, s))
-  end
-  return err
-end
-
-local function flat(v, out)
-  out = out or {}
-  if mg.is_tensor(v) then v = v:totable() end
-  if type(v) ~= "table" then
-    out[#out + 1] = v
-  else
-    for _, e in ipairs(v) do flat(e, out) end
-  end
-  return out
-end
-
-local function assert_close(want, got, tol)
-  local a, b = flat(want), flat(got)
-  assert.are.equal(#a, #b, "element count")
-  for k = 1, #a do
-    assert(math.abs(a[k] - b[k]) <= (tol or 1e-10) * (1 + math.abs(a[k])),
-           string.format("element %d: expected %.12g, got %.12g", k, a[k], b[k]))
-  end
 end
 
 describe("dense", function()

@@ -6,50 +6,12 @@
 -- second-order checks of the element-wise family, sum/mean and matmul.
 local mg = require("moongrad")
 local gc = require("gradcheck")
+local H = require("helpers")
+local near, randn, var = H.near, H.randn, H.f64
+local transposed, check, check2 = H.transposed, H.check, H.check2
 
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected.
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
--- float64 variables (leaves) for the gradient checks
-local function randn(shape)
-  return mg.random.randn(shape, {dtype = "float64"})
-end
 local function positive(shape) -- in [0.5, 1.5)
   return (mg.random.rand(shape, {dtype = "float64", constant = true}) + 0.5):requires_grad_(true)
-end
-local function var(values)
-  return mg.tensor(values, {dtype = "float64"})
-end
--- a non-contiguous leaf of the given shape (a transposed view)
-local function transposed(shape)
-  local rev = {}
-  for i = #shape, 1, -1 do rev[#rev + 1] = shape[i] end
-  return mg.random.randn(rev, {dtype = "float64", constant = true}).T:requires_grad_(true)
-end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
 end
 
 describe("element-wise arithmetic", function()

@@ -8,35 +8,8 @@
 -- learning-rate schedules' sequences; errors; and a small training loop per
 -- optimizer whose loss goes down.
 local mg = require("moongrad")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the numbers of the (nested) table expected.
-local function near(expected, t, tol, what)
-  local e, a = flat(expected), flat(mg.is_tensor(t) and t:totable() or t)
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("%selement %d: expected %.12g, got %.12g", what and what .. ": " or "",
-                          i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-  return err
-end
+local H = require("helpers")
+local flat, near, raises = H.flat, H.near, H.raises
 
 -- PyTorch's update rules, element by element on Lua lists ---------------------------
 -- p: the parameter's values (updated in place), g: its gradient, s: this

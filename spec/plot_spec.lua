@@ -164,6 +164,17 @@ describe("mg.plot errors", function()
     assert.matches("mg.plot.training: the history is empty", err_of(mg.plot.training, {}))
   end)
 
+  it("names a closed tensor, a record that is not a table, a tensor that is no number (fuzz)", function()
+    -- (these raised errors from inside plot.lua: "ndim: tensor used after...", "bad argument #1 to 'for iterator'")
+    local shut = mg.ones(2)
+    getmetatable(shut).__close(shut)
+    assert.matches("mg.plot.script: series 1 y is a tensor used after it was closed",
+      err_of(mg.plot.script, {{y = shut}}))
+    assert.matches("mg.plot.training: record 2 must be a table", err_of(mg.plot.training, {{loss = 1}, 3}))
+    assert.matches("mg.plot.training: record 1: loss must be a number or a one%-element tensor",
+      err_of(mg.plot.training, {{loss = mg.ones(2)}}))
+  end)
+
   it("says how to install gnuplot when it is missing", function()
     local saved = mg.plot.gnuplot
     mg.plot.gnuplot = "no-such-gnuplot-binary"
@@ -183,12 +194,7 @@ describe("mg.plot with gnuplot", function()
     os.remove(base)
     return base .. ext
   end
-  local function read(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
-    f:close()
-    return s
-  end
+  local read = require("helpers").read
 
   -- under `make sanitize` gnuplot would inherit the ASan runtime (LD_PRELOAD)
   -- and fail on its own libraries' leaks

@@ -1,12 +1,7 @@
 -- spec/readme_spec.lua — the README's code runs as written: the tour is
 -- examples/tour.lua word for word and prints what its comments promise, and
 -- every block of "From the tutorials" prints each `--> ` result in order.
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("helpers").read
 
 -- Runs Lua source with print captured; returns the printed text.
 local function run(src, name)

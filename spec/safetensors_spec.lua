@@ -5,47 +5,17 @@
 -- interop with Python's safetensors module when it is installed, and a clear
 -- error for every kind of malformed file.
 local mg = require("moongrad")
+local H = require("helpers")
+local write, slurp, raises, flat = H.write, H.read, H.raises, H.flat
 
 local function tmpfile()
   local p = os.tmpname()
   return p
 end
 
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 -- A safetensors file from a header text and the data bytes.
 local function st_bytes(header, body)
   return string.pack("<I8", #header) .. header .. (body or "")
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    if not err:find(fragment, 1, true) then
-      error(("error message %q lacks %q"):format(err, fragment), 2)
-    end
-  end
-  return err
-end
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
 end
 
 -- Exact equality of values (NaN = NaN, and the sign of zeros).
@@ -127,6 +97,14 @@ describe("mg.save / mg.load round trip", function()
     assert.are.same({3}, back["layers.1.w"]:totable())
     assert.is_true(back["fc.weight"].constant)
     assert.are.same({"fc.bias", "fc.weight", "layers.1.w"}, names)
+  end)
+
+  it("names a closed tensor (fuzz)", function()
+    local shut = mg.ones(2)
+    getmetatable(shut).__close(shut)
+    -- (was "lua/moongrad/data.lua:N: dtype: tensor used after it was closed")
+    raises(function() mg.save(path, {w = mg.ones(1), fc = {shut}}) end,
+      "mg.save: 'fc.1' is a tensor used after it was closed")
   end)
 
   it("writes and reads metadata", function()

@@ -6,58 +6,9 @@
 -- and chunk outputs used together, per-element repeat counts), second-order
 -- checks of a few, and the errors for bad axes, shapes, lists and counts.
 local mg = require("moongrad")
-local gc = require("gradcheck")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected.
-local function near(expected, t, tol)
-  tol = tol or 1e-9
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    if not (math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i]))) then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function shape_is(expected, t)
-  assert.are.same(expected, t.shape)
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-  return err
-end
-
-local function randn(shape)
-  return mg.random.randn(shape, {dtype = "float64"})
-end
--- a non-contiguous float64 leaf of the given shape (a transposed view)
-local function transposed(shape)
-  local rev = {}
-  for i = #shape, 1, -1 do rev[#rev + 1] = shape[i] end
-  return mg.random.randn(rev, {dtype = "float64", constant = true}).T:requires_grad_(true)
-end
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
+local H = require("helpers")
+local near, shape_is, raises = H.near_within(1e-9), H.shape_is, H.raises
+local randn, transposed, check, check2 = H.randn, H.transposed, H.check, H.check2
 
 -- a constant float64 tensor 0, 1, 2, ... of the given shape
 local function iota(shape)

@@ -7,59 +7,9 @@
 -- over several axis/keepdims combinations and a transposed input; second-order
 -- checks of var, std, logsumexp, prod, cumsum and cumprod; and error messages.
 local mg = require("moongrad")
-local gc = require("gradcheck")
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
-
--- Asserts that tensor t holds the values of the (nested) table expected
--- (NaN matches NaN, infinities match exactly).
-local function near(expected, t, tol)
-  tol = tol or 1e-5
-  local e, a = flat(expected), flat(type(t) == "table" and t or t:totable())
-  assert.are.equal(#e, #a, "number of elements")
-  for i = 1, #e do
-    local ok
-    if e[i] ~= e[i] then ok = a[i] ~= a[i]
-    elseif e[i] == math.huge or e[i] == -math.huge then ok = a[i] == e[i]
-    else ok = math.abs(e[i] - a[i]) <= tol * (1 + math.abs(e[i])) end
-    if not ok then
-      error(string.format("element %d: expected %.10g, got %.10g", i, e[i], a[i]), 2)
-    end
-  end
-end
-
-local function raises(fn, ...)
-  local ok, err = pcall(fn)
-  assert(not ok, "expected an error")
-  err = tostring(err)
-  for _, fragment in ipairs({...}) do
-    assert(err:find(fragment, 1, true), "error '" .. err .. "' does not mention '" .. fragment .. "'")
-  end
-  return err
-end
-
-local function var64(values) return mg.tensor(values, {dtype = "float64"}) end
-local function randn(shape) return mg.random.randn(shape, {dtype = "float64"}) end
--- a non-contiguous leaf of the given shape (a transposed view)
-local function transposed(shape)
-  local rev = {}
-  for i = #shape, 1, -1 do rev[#rev + 1] = shape[i] end
-  return mg.random.randn(rev, {dtype = "float64", constant = true}).T:requires_grad_(true)
-end
-
-local function check(f, inputs, opts)
-  local ok, msg = gc.gradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
-local function check2(f, inputs, opts)
-  local ok, msg = gc.gradgradcheck(f, inputs, opts)
-  assert(ok, msg)
-end
+local H = require("helpers")
+local near, raises, var64 = H.near, H.raises, H.f64
+local randn, transposed, check, check2 = H.randn, H.transposed, H.check, H.check2
 
 -- x = [[1, 5, 3], [4, 2, 6]]
 local function x23() return mg.tensor({{1., 5., 3.}, {4., 2., 6.}}) end

@@ -3,13 +3,7 @@
 -- tutorials show; docs/autodiff.md quotes only code that is in the scripts;
 -- and mg.tensor takes a table of tensors (the gap the MyGrad lab found).
 local mg = require("moongrad")
-
-local function read(path)
-  local f = assert(io.open(path))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("helpers").read
 
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 

@@ -175,21 +175,25 @@ static const mg_tensor *view_base(const mg_tensor *t) {
  * values its own graph describes: no write between its making and that use
  * (into it, into its base, or through another view of the same storage).
  * A view of a leaf is always current (a leaf's values are whatever its
- * storage holds), so the walk down a chain of views stops there. */
+ * storage holds), so the walk down a chain of views stops there.  Returns
+ * the tensor whose values changed under its graph, or NULL. */
+static const mg_tensor *stale(const mg_tensor *s, uint64_t used) {
+    while (live(s) && s->grad_fn->out_version != used) {
+        const mg_tensor *base = view_base(s);
+        if (!base) return s;
+        s = base;
+    }
+    return NULL;
+}
+
 static int check_fresh(const mg_node *n) {
     for (int i = 0; i < n->ninputs; i++) {
         const mg_tensor *s = n->inputs[i];
-        uint64_t used = n->versions[i];
-        if (!s->requires_grad) continue;
-        while (live(s) && s->grad_fn->out_version != used) {
-            const mg_tensor *base = view_base(s);
-            if (!base)
-                return mg_seterr(MG_EGRAPH, "backward: a tensor made by %s was modified in place "
-                                 "(directly, through a view or through its base) before %s used "
-                                 "it; its gradient would be wrong (clone it before editing)",
-                                 s->grad_fn->op->grad_name, n->op->grad_name);
-            s = base;
-        }
+        if (!s->requires_grad || !(s = stale(s, n->versions[i]))) continue;
+        return mg_seterr(MG_EGRAPH, "backward: a tensor made by %s was modified in place "
+                         "(directly, through a view or through its base) before %s used "
+                         "it; its gradient would be wrong (clone it before editing)",
+                         s->grad_fn->op->grad_name, n->op->grad_name);
     }
     return MG_OK;
 }
@@ -349,12 +353,21 @@ static void free_graph(tlist *order) {
     }
 }
 
+/* A root is freed, or (check 2 at the values it holds now) was written
+ * through a view or a base after its node made it: its graph no longer
+ * describes it (y = x * 1; y.T:mul_(z); y:backward() would miss z). */
 static int check_root(const char *fn, mg_tensor *y) {
     if (!y) return mg_seterr(MG_EVALUE, "%s: missing tensor", fn);
     if (y->grad_fn && y->grad_fn->freed)
         return mg_seterr(MG_EGRAPH, "%s: the graph behind this tensor was already freed by "
                          "an earlier backward; pass {retain_graph = true} to the earlier "
                          "backward to run it again", fn);
+    const mg_tensor *s = y->requires_grad ? stale(y, y->storage->version) : NULL;
+    if (s)
+        return mg_seterr(MG_EGRAPH, "%s: the tensor was modified in place through a view or "
+                         "its base after %s made it, so its graph no longer describes its "
+                         "values; use the tensor the in-place op returned, or clone before "
+                         "editing", fn, s->grad_fn->op->grad_name);
     return MG_OK;
 }
 

@@ -18,6 +18,9 @@ return function(mg, core)
     return table.unpack(res, 2, res.n)
   end
 
+  -- Whether t (a tensor) can still be used: not closed.
+  local function usable(t) return (pcall(function() return t.ndim end)) end
+
   local function check_opts(fn, opts, pos)
     if opts ~= nil and (type(opts) ~= "table" or mg.is_tensor(opts)) then
       error(("%s: argument #%d must be an option table, got %s"):format(fn, pos, type(opts)), 3)
@@ -108,9 +111,11 @@ return function(mg, core)
   local Loader = {}
   Loader.__index = Loader
 
+  -- (no n + batch_size - 1: batch_size may be as large as math.maxinteger)
   local function nbatches(self)
-    if self.drop_last then return self.n // self.batch_size end
-    return (self.n + self.batch_size - 1) // self.batch_size
+    local full = self.n // self.batch_size
+    if self.drop_last or self.n % self.batch_size == 0 then return full end
+    return full + 1
   end
 
   -- Starts a pass: a fresh permutation when shuffling.
@@ -128,7 +133,7 @@ return function(mg, core)
   -- The next batch of the pass, or nil at its end.
   local function next_batch(self)
     local a = self.pos + 1
-    local b = math.min(self.pos + self.batch_size, self.n)
+    local b = self.pos + math.min(self.batch_size, self.n - self.pos)
     if a > self.n or (self.drop_last and b - a + 1 < self.batch_size) then
       self.pos, self.perm = self.n, nil
       return nil
@@ -173,6 +178,9 @@ return function(mg, core)
     if y ~= nil and not mg.is_tensor(y) then
       error(("%s: argument #2 must be a tensor (or the options), got %s"):format(fn, type(y)), 2)
     end
+    if not usable(x) or (y and not usable(y)) then
+      error(("%s: argument #%d is a tensor used after it was closed"):format(fn, usable(x) and 2 or 1), 2)
+    end
     opts = check_opts(fn, opts, 3)
     local bs = opts.batch_size or 32
     if math.type(bs) ~= "integer" or bs < 1 then
@@ -200,6 +208,7 @@ return function(mg, core)
       end
       local name = prefix and prefix .. "." .. tostring(k) or tostring(k)
       if mg.is_tensor(v) then
+        if not usable(v) then error(("mg.save: '%s' is a tensor used after it was closed"):format(name), 4) end
         if out[name] then error(("mg.save: the name '%s' appears twice"):format(name), 4) end
         out[name] = v
       elseif type(v) == "table" then

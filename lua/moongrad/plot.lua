@@ -39,6 +39,9 @@ end
 -- A Lua array of numbers from a 1-d tensor or a table of numbers.
 local function numbers(fname, what, v)
   if mg_ref and mg_ref.is_tensor(v) then
+    if not pcall(function() return v.ndim end) then
+      fail(fname, what .. " is a tensor used after it was closed")
+    end
     if v.ndim ~= 1 then
       fail(fname, what .. " must be 1-d, got a tensor of shape " .. shape_text(v))
     end
@@ -259,9 +262,19 @@ local function training_series(fname, history)
   if type(history[1]) == "table" and not mg_ref.is_tensor(history[1]) then
     local cols = {}
     for e, rec in ipairs(history) do
+      if type(rec) ~= "table" or mg_ref.is_tensor(rec) then
+        fail(fname, "record " .. e .. " must be a table such as {loss = 0.5}, got " .. type(rec))
+      end
       for k, v in pairs(rec) do
         cols[k] = cols[k] or {}
-        cols[k][e] = type(v) == "number" and v or (mg_ref.is_tensor(v) and v:item() or 0 / 0)
+        if mg_ref.is_tensor(v) then
+          local ok, x = pcall(function() return v:item() end)
+          if not ok then
+            fail(fname, "record " .. e .. ": " .. tostring(k) .. " must be a number or a one-element tensor")
+          end
+          v = x
+        end
+        cols[k][e] = type(v) == "number" and v or 0 / 0
       end
     end
     for _, c in pairs(cols) do

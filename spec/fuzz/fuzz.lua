@@ -22,7 +22,9 @@
 -- broadcast views), numbers (NaN, inf, huge integers), strings, nil,
 -- booleans, option tables, shapes, nested tables, closed tensors, the
 -- same tensor twice, callbacks; and random backward passes (head
--- gradients, retain_graph, create_graph) and mg.autograd.grad calls.
+-- gradients, retain_graph, create_graph) and mg.autograd.grad calls; and
+-- (files.lua) checkpoints, IDX files, data loaders and plots, with files in
+-- a scratch directory only.
 -- Every statement runs under pcall: it may succeed or raise a Lua error;
 -- a crash, a hang or a sanitizer report is a bug (run.lua runs this under
 -- ASan+UBSan and turns a crash into a minimised repro script).
@@ -80,11 +82,12 @@ end
 
 -- ---- the API, enumerated ----------------------------------------------------------------
 -- Functions (and tables of them) that touch files or the outside world are
--- left out; mg.autograd.graph gets its tensor only (a second argument is a
--- path).  (mg.data and mg.io read and write files: a later pass can fuzz
--- them with paths under a scratch directory.)
-local SKIP = {["mg.save"] = true, ["mg.load"] = true, ["mg.data"] = true, ["mg.io"] = true,
-              ["mg.plot"] = true}
+-- left out of the generic calls; mg.autograd.graph gets its tensor only (a
+-- second argument is a path).  mg.save, mg.load, the file readers of
+-- mg.data and mg.plot get statements of their own (files.lua), with paths
+-- in a scratch directory only; mg.data.loader is fuzzed both ways.
+local SKIP = {["mg.save"] = true, ["mg.load"] = true, ["mg.plot"] = true,
+              ["mg.data.read_idx"] = true, ["mg.data.mnist"] = true, ["mg.data.fashion_mnist"] = true}
 local ONE_ARG = {["mg.autograd.graph"] = true}
 -- Functions that loop over every element in Lua (or per element call a
 -- backward pass) get small tensors only.
@@ -635,6 +638,7 @@ profile("concatenate cat stack multi_matmul null_grads zero_grads", {"list", "ax
 profile("dropout", {"T", "prob", "bool"})
 profile("backward", {"T", "C", "opts"})
 profile("item totable clone contiguous detach detach_ float double long", {"T"})
+profile("loader", {"T", "T", "opts"})
 
 -- An expression for a random tensor of the given dims.
 local function randn_of(dims, dtype)
@@ -937,9 +941,17 @@ local HEAVIER = {einsum = 6, matmul = 3, multi_matmul = 3, gru = 5, batchnorm = 
 local FUNC_WEIGHTS = {}
 for _, name in ipairs(FUNCS) do FUNC_WEIGHTS[name] = HEAVIER[name:match("([%w_]+)$")] or 1 end
 
+local file_statement = require("fuzz.files")({
+  F = F, random = random, chance = chance, pick = pick, weighted = weighted, lit = lit,
+  list_lit = list_lit, store = store, free_slot = free_slot, info = info, pool_ref = pool_ref,
+  gen_tensor = gen_tensor, gen_any = gen_any, gen_opts = gen_opts, gen_closed = gen_closed,
+  gen_number = gen_number, small_shape = small_shape, shape_lit = shape_lit, gen_view = gen_view,
+})
+
 local function statement()
   local kind = weighted({func = 30, method = 28, op = 8, prop = 4, get = 8, set = 6,
-    backward = 8, view = 4, callable = 2, misc = 2})
+    backward = 8, view = 4, callable = 2, misc = 2, files = 6})
+  if kind == "files" then return file_statement() end
   if kind == "func" then return call_function(weighted(FUNC_WEIGHTS))
   elseif kind == "method" then return call_method()
   elseif kind == "op" then return operator()

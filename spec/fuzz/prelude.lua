@@ -4,6 +4,9 @@
 -- and S(code), which runs one statement under pcall.  A statement that
 -- raises a Lua error is fine; a crash, hang or sanitizer report is a bug.
 --
+-- The scratch directory and the file helpers (P, W, ST, IDX, GZ, RT,
+-- DRAIN, PLOTCHECK, ...) come from files_env.lua.
+--
 -- keep(x) is how a statement's result enters the pool: it checks a tensor
 -- (shape entries >= 0, size = product of the shape, ndim = #shape), reads
 -- every element of small ones (x:totable(), so a bad view shows up under
@@ -107,6 +110,11 @@ local env = {
   collectgarbage = collectgarbage, getmetatable = getmetatable,
 }
 F.env = env
+require("fuzz.files_env")(F, env)
+
+-- mg.plot.lines and training look for gnuplot here: never found, so a
+-- fuzzed plot raises its error without starting gnuplot.
+local NO_GNUPLOT = "/nonexistent/moongrad-fuzz/gnuplot"
 
 --- S(code): runs one statement; returns ok, err.  A statement that does not
 --- compile is a bug of the fuzzer, not of moongrad.
@@ -159,7 +167,12 @@ function F.reset(seed)
   for k in pairs(seen) do seen[k] = nil end
   for k in pairs(v) do v[k] = nil end
   for k in pairs(c) do c[k] = nil end
+  for k in pairs(env.L) do env.L[k] = nil end
+  for k in pairs(env.M) do env.M[k] = nil end
   collectgarbage()
+  F.clean_files()
+  mg.plot.gnuplot = NO_GNUPLOT
+  mg.data.FASHION_MNIST_DIR = env.DIR
   mg.set_default_dtype("float32")
   mg.set_grad_enabled(true)
   mg.keep_grads(false)

@@ -52,7 +52,13 @@ local function lib(name) return capture(opt.cc .. " -print-file-name=" .. name):
 -- from the sanitizer build; allocations over 3 GiB fail (return NULL, so
 -- the library reports out of memory) instead of swapping the machine.
 -- Leaks are checked in the --cg off chunks only (see cg_iter in fuzz.lua).
+-- MG_FUZZ_DIR is the scratch directory of the statements that write files.
+-- The fuzzed programs' files go to one scratch directory (see files_env.lua).
+local OUT = "build/fuzz"
+local scratch = root .. "/" .. OUT .. "/tmp"
+os.execute("mkdir -p " .. sh_quote(scratch))
 local function env(leaks) return table.concat({
+  "MG_FUZZ_DIR=" .. sh_quote(scratch),
   "LUA_CPATH=" .. sh_quote(san_dir .. "/?.so;;"),
   "LD_PRELOAD=" .. sh_quote(lib("libasan.so") .. " " .. lib("libubsan.so")),
   "ASAN_OPTIONS=detect_leaks=" .. (leaks and 1 or 0) .. ":abort_on_error=1:"
@@ -61,9 +67,6 @@ local function env(leaks) return table.concat({
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1",
 }, " ") end
 local cg = "off" -- the kind of chunk being run
-
-local OUT = "build/fuzz"
-os.execute("mkdir -p " .. OUT)
 
 -- Runs a shell command under the sanitizer environment with a time limit;
 -- returns the exit status (124 on timeout) and the output.
