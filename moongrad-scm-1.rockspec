@@ -50,6 +50,7 @@ build = {
             "src/ops_stats.c",
             "src/optim.c",
             "src/random.c",
+            "src/slice.c",
             "src/tensor.c",
             "binding/b_autograd.c",
             "binding/b_create.c",
