@@ -10,7 +10,8 @@
  *   h[0]  bits 0-1: operands - 1 (explicit shapes); bits 2-3: dtype (float32,
  *         float64, int64, bool); bit 4: variables (float dtypes) and
  *         backward; bit 5: shapes derived from the subscripts; bit 6: the
- *         operands are transposed views (non-contiguous).
+ *         operands are transposed views (non-contiguous); bit 7: an operand
+ *         of the same shape as an earlier one is that same tensor.
  *   explicit shapes: h[1 + k] % 5 is operand k's rank, h[5 + 4k + i] % 5 its
  *         size on axis i.
  *   derived shapes: one operand per input term (at most 4); letter c has
@@ -273,9 +274,10 @@ static mg_tensor *make_operand(int nd, const int64_t *shape, mg_dtype dt, bool t
     return v;
 }
 
-/* sum(result).backward(), then each operand's gradient against the reference. */
+/* sum(result).backward(), then each operand's gradient against the reference
+ * (same[k] != k: operand k is operand same[k] again). */
 static void check_backward(const char *subs, int nops, mg_tensor *const *ops, mg_tensor *const *leaves,
-                           mg_tensor *r, bool transposed) {
+                           const int *same, mg_tensor *r, bool transposed) {
     mg_tensor *y = mg_sum(r, MG_ALLAXES, false);
     if (!y) fz_fail("sum of an einsum result failed");
     if (mg_backward(y, NULL, NULL)) fz_fail("backward of an einsum failed");
@@ -283,7 +285,11 @@ static void check_backward(const char *subs, int nops, mg_tensor *const *ops, mg
     ref rf;
     if (!ref_plan(&rf, subs, nops, ops)) fz_fail("reference plan");
     ref_eval(&rf, ops);
+    for (int k = 0; k < nops; k++) /* a tensor given twice gets both gradients */
+        if (same[k] != k)
+            for (int64_t i = 0, n = mg_numel(ops[k]); i < n; i++) ref_grad[same[k]][i] += ref_grad[k][i];
     for (int k = 0; k < nops; k++) {
+        if (same[k] != k) continue;
         mg_tensor *g = leaves[k]->grad;
         if (!g) fz_fail("an operand got no gradient");
         fz_touch(g);
@@ -323,7 +329,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     apply_budget(&s);
 
     mg_tensor *ops[MAXOPS], *leaves[MAXOPS];
+    int same[MAXOPS];
     for (int k = 0; k < s.nops; k++) {
+        same[k] = k;
+        for (int j = 0; (h[0] & 128) && j < k && same[k] == k; j++)
+            if (s.nd[j] == s.nd[k] && !memcmp(s.shape[j], s.shape[k], (size_t)s.nd[k] * sizeof(int64_t)))
+                same[k] = j;
+        if (same[k] != k) {
+            ops[k] = mg_retain(ops[same[k]]);
+            leaves[k] = mg_retain(leaves[same[k]]);
+            continue;
+        }
         ops[k] = make_operand(s.nd[k], s.shape[k], dt, transposed, k, h[1], &leaves[k]);
         if (grad && mg_requires_grad_(leaves[k], true)) fz_fail("requires_grad_ failed");
     }
@@ -333,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (verbose) fz_report("einsum", subs, r);
     if (r) {
         check_result(subs, s.nops, ops, r);
-        if (grad && r->requires_grad) check_backward(subs, s.nops, ops, leaves, r, transposed);
+        if (grad && r->requires_grad) check_backward(subs, s.nops, ops, leaves, same, r, transposed);
     }
     mg_release(r);
     for (int k = 0; k < s.nops; k++) {

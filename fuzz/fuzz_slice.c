@@ -21,8 +21,10 @@
  *   h[1..4]  the sizes (% 5).
  *   h[5]  bits 0-2: number of key entries (% 6); bit 3: base 1 (as from Lua)
  *         rather than 0; bits 6-7: the value written: a scalar, the shape of
- *         x[key], that shape with its first axis dropped and axes of size 1
- *         (h[6] bits), or a shape of its own (h[6] % 3 axes, then sizes % 4).
+ *         x[key] (or, when h[6] bit 7 is set, x[key] itself, read from the
+ *         tensor written), that shape with its first axis dropped and axes
+ *         of size 1 (h[6] bits), or a shape of its own (h[6] % 3 axes, then
+ *         sizes % 4).
  *   h[6]  the value's shape bits (above).
  *   then the entries, each a byte b whose (b & 7) % 6 says what it is:
  *     0 an integer (one number), 1 a slice ({start, stop, step}, each given
@@ -441,10 +443,14 @@ static bool covered[MAXBASE];
 static double before[MAXBASE];
 static int64_t a_pos[MAXBASE]; /* a's element e is base position a_pos[e] */
 
+/* v: made by make_value, or (alias) x[key] itself, read from the target
+ * that is written, so the write reads what it overwrites. */
 static void stage_set(const setup *s, const key *k, cursor *c, const mg_tensor *got) {
     target t;
     make_target(s, &t);
-    mg_tensor *v = make_value(s, c, got);
+    bool alias = s->vmode == 1 && (s->vbits & 128) && got;
+    mg_tensor *v = alias ? mg_index_adv_get(t.a, k->n, k->ax, s->base) : make_value(s, c, got);
+    if (!v) fz_fail("x[key] failed the second time");
     int64_t nb = base_numel(&t), na = mg_numel(t.a);
     bool exact = s->layout != 3 && s->dt != MG_BOOL; /* positions identify a's elements */
     for (int64_t p = 0; p < nb; p++) {
@@ -460,15 +466,16 @@ static void stage_set(const setup *s, const key *k, cursor *c, const mg_tensor *
     fz_clear_error();
     mg_tensor *r = mg_index_adv_set(t.a, k->n, k->ax, v, s->base);
     fz_check_error(r);
-    if (verbose) fz_report("set", key_text, r);
+    if (verbose) fz_report(alias ? "set (v = x[key])" : "set", key_text, r);
     if (r && !got) fz_fail("a write succeeded where the read failed");
     if (!r && got && fits(v, got)) fz_fail("a write failed where the read succeeded");
     if (r && exact) {
         fz_touch(r);
-        /* r stands for a: each element holds v's value if written, else its own */
+        /* r stands for a: each element holds v's value if written, else its
+         * own; x[key] = x[key] changes nothing */
         for (int64_t e = 0; e < na; e++) {
-            int64_t p = a_pos[e];
-            double want = last_writer[p] >= 0 ? 1000 + (double)v_at(v, got, last_writer[p]) : (double)p;
+            int64_t p = a_pos[e], w = last_writer[p];
+            double want = w < 0 || alias ? (double)p : 1000 + (double)v_at(v, got, w);
             if (mg_get_flat(r, e) != want) fz_fail("wrong value after x[key] = v");
         }
         for (int64_t p = 0; p < nb; p++)
@@ -479,21 +486,24 @@ static void stage_set(const setup *s, const key *k, cursor *c, const mg_tensor *
         mg_tensor *y = mg_sum(r, MG_ALLAXES, false);
         if (!y || mg_backward(y, NULL, NULL)) fz_fail("backward of sum(x after x[key] = v) failed");
         mg_release(y);
+        /* x's gradient: 1 where an element of x survives, and with v = x[key]
+         * also where it was rewritten (through v) */
         mg_tensor *g = t.x->grad;
-        if (g) {
-            fz_touch(g);
-            for (int64_t p = 0; p < nb; p++)
-                if (mg_get_flat(g, p) != (covered[p] && last_writer[p] < 0))
-                    fz_fail("wrong gradient of x after x[key] = v");
+        if (g) fz_touch(g);
+        for (int64_t p = 0; p < nb; p++) {
+            double want = covered[p] && (alias || last_writer[p] < 0);
+            if ((g ? mg_get_flat(g, p) : 0) != want) fz_fail("wrong gradient of x after x[key] = v");
         }
-        int64_t nv = mg_numel(v);
-        static int vcount[MAXRES];
-        for (int64_t j = 0; j < nv; j++) vcount[j] = 0;
-        for (int64_t p = 0; p < nb; p++)
-            if (last_writer[p] >= 0) vcount[v_at(v, got, last_writer[p])]++;
-        mg_tensor *gv = v->grad;
-        for (int64_t j = 0; j < nv; j++)
-            if ((gv ? mg_get_flat(gv, j) : 0) != vcount[j]) fz_fail("wrong gradient of v");
+        if (!alias) {
+            int64_t nv = mg_numel(v);
+            static int vcount[MAXRES];
+            for (int64_t j = 0; j < nv; j++) vcount[j] = 0;
+            for (int64_t p = 0; p < nb; p++)
+                if (last_writer[p] >= 0) vcount[v_at(v, got, last_writer[p])]++;
+            mg_tensor *gv = v->grad;
+            for (int64_t j = 0; j < nv; j++)
+                if ((gv ? mg_get_flat(gv, j) : 0) != vcount[j]) fz_fail("wrong gradient of v");
+        }
     }
     mg_release(r);
     mg_release(v);
