@@ -311,8 +311,10 @@ mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor
  * parses x[...] with these, base 1).  Positions count from base (0 or 1;
  * base 1 makes 0 an error) and negative ones from the end (-1 the last).
  * Any int64 values are accepted; errors (MG_EINDEX, named "index: ...") are
- * set for a position out of range, a 0 step and, with base 1, a 0 position.
- * Return 0 or the error code; *out is written on success only.  len >= 0. */
+ * set for a position out of range, a 0 step and, with base 1, a 0 position
+ * (MG_EVALUE for len < 0 or another base).  axis only labels the messages
+ * (said counting from base).  Return 0 or the error code; *out is written on
+ * success only. */
 int mg_int_index_normalize(int64_t i, int64_t len, int axis, int base, mg_index *out);
 /* The slice start..stop (stop inclusive) by step over an axis of length
  * len.  have says which of start, stop and step were given; a missing start
