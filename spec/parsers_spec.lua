@@ -3,7 +3,8 @@
 -- mg_slice_normalize / mg_int_index_normalize in src/slice.c) checked
 -- against a reference over a grid of values up to math.mininteger and
 -- math.maxinteger, for reads and writes, with the exact error messages; and
--- einsum's subscripts, the cases of fuzz/corpus/einsum.
+-- einsum's subscripts, the cases of fuzz/corpus/einsum, with the planner
+-- bugs fuzz_einsum found (valid subscripts refused).
 local mg = require("moongrad")
 
 local function raises(fn, ...)
@@ -143,6 +144,35 @@ describe("einsum subscripts (fuzz/corpus/einsum)", function()
     assert.are.same({{0, 3}, {1, 4}, {2, 5}}, mg.einsum(" Ab -> bA ", m):totable())
     assert.are.same({}, mg.einsum("ai,ib->ab", mg.zeros(0, 3), mg.zeros(3, 2)):totable())
     assert.are.same({2, 1, 4}, mg.einsum("...ij,...jk->...ik", mg.ones(2, 1, 3), mg.ones(1, 3, 4)).shape)
+  end)
+
+  -- sizes-1 tensors of n axes, holding v, as variables
+  local function cells(n, v)
+    local shape = {}
+    for i = 1, n do shape[i] = 1 end
+    return mg.full(shape, v):requires_grad_(true)
+  end
+
+  it("contracts in an order whose intermediate results fit in 16 axes (fuzz)", function()
+    -- the leftmost pair first gave 17 axes (16 output letters and i, still needed)
+    local a, b, c, d = cells(5, 2.0), cells(12, 3.0), cells(2, 5.0), cells(1, 7.0)
+    local r = mg.einsum("jmotu,rEZnvlopqbzA,Gi,i", a, b, c, d)
+    assert.are.equal(16, #r.shape)
+    assert.are.equal(210, r:sum():item())
+    r:sum():backward()
+    assert.are.equal(105, a.grad:sum():item())
+    assert.are.equal(30, d.grad:sum():item())
+  end)
+
+  it("contracts by matmul when a multiply would keep too many axes (fuzz)", function()
+    -- 1 x K by K x 1 matrices multiply and sum: 16 kept axes and q made 17
+    local a, b = cells(9, 2.0), cells(9, 3.0)
+    local r = mg.einsum("abcdefghq,ijklmnopq", a, b)
+    assert.are.equal(16, #r.shape)
+    assert.are.equal(6, r:sum():item())
+    r:sum():backward()
+    assert.are.equal(3, a.grad:sum():item())
+    assert.are.equal(2, b.grad:sum():item())
   end)
 
   it("refuses the bad ones, naming einsum", function()
