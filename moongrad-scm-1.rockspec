@@ -51,6 +51,7 @@ build = {
             "src/optim.c",
             "src/parallel.c",
             "src/random.c",
+            "src/slice.c",
             "src/tensor.c",
             "binding/b_autograd.c",
             "binding/b_create.c",

@@ -6,9 +6,6 @@
 
 #include "binding.h"
 
-/* 1-based (or negative) position on an axis of length len, to 0-based. */
-static int64_t resolve(lua_Integer i, int64_t len) { return i > 0 ? i - 1 : len + i; }
-
 static lua_Integer int_field(lua_State *L, int tbl, int k, const char *what, bool *present) {
     int ty = lua_geti(L, tbl, k);
     *present = ty != LUA_TNIL;
@@ -22,7 +19,8 @@ static lua_Integer int_field(lua_State *L, int tbl, int k, const char *what, boo
     return v;
 }
 
-/* A slice {a, b, step} (b inclusive; {a} alone takes a..a, as Torch7). */
+/* A slice {a, b, step} (b inclusive; {a} alone takes a..a, as Torch7); the
+ * arithmetic is mg_slice_normalize's. */
 static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *ix) {
     bool ha = false, hb = false, hs = false;
     lua_Integer n = luaL_len(L, tbl);
@@ -35,32 +33,8 @@ static void parse_slice(lua_State *L, int tbl, int64_t len, int axis, mg_index *
     lua_Integer b = n >= 2 ? int_field(L, tbl, 2, "stop", &hb) : a;
     lua_Integer s = int_field(L, tbl, 3, "step", &hs);
     if (n == 1) hb = ha;
-    if (!hs) s = 1;
-    if (s == 0) luaL_error(L, "index: slice step cannot be 0 (axis %d)", axis + 1);
-    /* a step longer than the axis takes one element at most: the same
-     * slice with |step| = len, which keeps -s and the counts below exact */
-    int64_t most = len > 0 ? len : 1;
-    if (s > most) s = most;
-    if (s < -most) s = -most;
-    if ((ha && a == 0) || (hb && b == 0))
-        luaL_error(L, "index: 0 is not a valid position (indices are 1-based; -1 is the last)");
-    int64_t lo, hi; /* 0-based first and inclusive last, before clamping */
-    if (s > 0) {
-        lo = ha ? resolve(a, len) : 0;
-        hi = hb ? resolve(b, len) : len - 1;
-        if (lo < 0) lo = 0;
-        if (hi > len - 1) hi = len - 1;
-        ix->count = hi >= lo ? (hi - lo) / s + 1 : 0;
-    } else {
-        lo = ha ? resolve(a, len) : len - 1;
-        hi = hb ? resolve(b, len) : 0;
-        if (lo > len - 1) lo = len - 1;
-        if (hi < 0) hi = 0;
-        ix->count = lo >= hi ? (lo - hi) / (-s) + 1 : 0;
-    }
-    ix->kind = MG_IDX_SLICE;
-    ix->start = ix->count ? lo : 0;
-    ix->step = s;
+    unsigned have = (ha ? MG_SLICE_START : 0) | (hb ? MG_SLICE_STOP : 0) | (hs ? MG_SLICE_STEP : 0);
+    if (mg_slice_normalize(a, b, s, have, len, axis, 1, ix)) lmg_error(L, "index");
 }
 
 /* How many axes an index tensor takes: a mask its ndim, an index tensor 1. */
@@ -82,14 +56,7 @@ static int parse_entry(lua_State *L, int idx, const mg_tensor *t, int axis, mg_a
     mg_index *ix = &ax->basic;
     int64_t len = t->shape[axis];
     if (lua_isinteger(L, idx)) {
-        lua_Integer i = lua_tointeger(L, idx);
-        int64_t r = resolve(i, len);
-        if (i == 0) luaL_error(L, "index: 0 is not a valid index (indices are 1-based; -1 is the last)");
-        if (r < 0 || r >= len)
-            luaL_error(L, "index: index %I is out of range for axis %d of size %I", (lua_Integer)i,
-                       axis + 1, (lua_Integer)len);
-        ix->kind = MG_IDX_INT;
-        ix->start = r;
+        if (mg_int_index_normalize(lua_tointeger(L, idx), len, axis, 1, ix)) lmg_error(L, "index");
     } else if (lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), ":") == 0) {
         ix->kind = MG_IDX_ALL;
     } else if (lua_istable(L, idx) && !lmg_is(L, idx)) {

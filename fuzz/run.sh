@@ -1,9 +1,10 @@
 #!/bin/sh
 # fuzz/run.sh — builds the libFuzzer harnesses (clang, ASan + UBSan) for the
-# safetensors loader and the IDX reader and runs each for SECONDS.
+# parsers: the safetensors loader, the IDX reader, einsum's subscripts and
+# index keys (slices, integers, masks, index tensors), and runs each for SECONDS.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]      SECONDS defaults to 60;
-#                                          TARGETS: safetensors idx (default both)
+#   fuzz/run.sh [SECONDS] [TARGET...]      SECONDS defaults to 60; TARGETS:
+#                                          safetensors idx einsum slice (default all)
 #
 # Independent of the Makefile and not part of `make test`.  Needs clang
 # (apt-get install clang) and the library's dev packages (make deps).
@@ -16,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-safetensors idx}
+targets=${*:-safetensors idx einsum slice}
 CLANG=${CLANG:-clang}
 BLAS_INC=${BLAS_INC:-/usr/include/x86_64-linux-gnu}
 out=build/fuzz

@@ -419,7 +419,9 @@ static int contract(const plan *p, operand *ops, int i, int j) {
     double m = 1, n = 1;
     for (int a = 0; a < s.na; a++) m *= (double)size_in(A, s.aonly[a]);
     for (int b = 0; b < s.nbo; b++) n *= (double)size_in(B, s.bonly[b]);
-    bool use_mul = s.nc == 0 || (m == 1 && n == 1);
+    /* (the multiply keeps the contracted axes until its sum: only while
+     * they fit in MG_MAXDIM; matmul folds them) */
+    bool use_mul = s.nc == 0 || (m == 1 && n == 1 && s.nb + s.na + s.nbo + s.nc <= MG_MAXDIM);
     mg_tensor *r = use_mul ? contract_mul(p, A, B, &s) : contract_matmul(p, A, B, &s);
     if (replace(A, r)) return mg_errcode();
     A->l.n = 0;
@@ -440,22 +442,45 @@ static double pair_cost(const plan *p, const operand *ops, int i, int j) {
     return c;
 }
 
-/* Contracts pairs, the cheapest first (the leftmost among equals), down to
- * one; past GREEDY_MAX operands, simply left to right. */
+/* Does contracting i and j give at most MG_MAXDIM axes: the labels of
+ * either that the output or another operand still needs (cnt[l]: how many
+ * operands left have label l)? */
+static bool pair_fits(const plan *p, const operand *ops, int i, int j, const int *cnt) {
+    int n = 0;
+    for (int a = 0; a < ops[i].l.n; a++) {
+        int lab = ops[i].l.lab[a];
+        n += has(&p->out, lab) || cnt[lab] > 1 + has(&ops[j].l, lab);
+    }
+    for (int b = 0; b < ops[j].l.n; b++) {
+        int lab = ops[j].l.lab[b];
+        n += !has(&ops[i].l, lab) && (has(&p->out, lab) || cnt[lab] > 1);
+    }
+    return n <= MG_MAXDIM;
+}
+
+/* Contracts pairs, the cheapest first (the leftmost among equals) among
+ * those whose result fits in MG_MAXDIM axes, down to one; past GREEDY_MAX
+ * operands, simply left to right. */
 static int contract_all(const plan *p, operand *ops) {
+    bool greedy = p->nops <= GREEDY_MAX;
     for (int left = p->nops; left > 1; left--) {
-        int bi = -1, bj = -1;
+        int bi = -1, bj = -1, cnt[NLABELS] = {0};
         double best = 0;
+        bool best_fits = false;
+        for (int k = 0; greedy && k < p->nops; k++) /* (no label repeats within an operand now) */
+            for (int a = 0; ops[k].t && a < ops[k].l.n; a++) cnt[ops[k].l.lab[a]]++;
         for (int i = 0; i < p->nops; i++)
             for (int j = i + 1; ops[i].t && j < p->nops; j++) {
                 if (!ops[j].t) continue;
-                double c = p->nops > GREEDY_MAX ? 0 : pair_cost(p, ops, i, j);
-                if (bi < 0 || c < best) {
+                double c = greedy ? pair_cost(p, ops, i, j) : 0;
+                bool fits = greedy && pair_fits(p, ops, i, j, cnt);
+                if (bi < 0 || (fits && !best_fits) || (fits == best_fits && c < best)) {
                     best = c;
+                    best_fits = fits;
                     bi = i;
                     bj = j;
                 }
-                if (p->nops > GREEDY_MAX) break;
+                if (!greedy) break;
             }
         if (contract(p, ops, bi, bj)) return mg_errcode();
     }

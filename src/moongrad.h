@@ -310,6 +310,34 @@ mg_tensor *mg_index_adv_get(mg_tensor *a, int n, const mg_aindex *idx, int base)
 mg_tensor *mg_index_adv_set(mg_tensor *a, int n, const mg_aindex *idx, mg_tensor *v, int base);
 /* (end gather) */
 
+/* ---- parsers: slice.c: index keys as written (integers, inclusive slices) to mg_index ---- */
+/* An index key's entries as users write them, checked and resolved into the
+ * 0-based records mg_index_get / mg_index_adv_get take (the Lua binding
+ * parses x[...] with these, base 1).  Positions count from base (0 or 1;
+ * base 1 makes 0 an error) and negative ones from the end (-1 the last).
+ * Any int64 values are accepted; errors (MG_EINDEX, named "index: ...") are
+ * set for a position out of range, a 0 step and, with base 1, a 0 position
+ * (MG_EVALUE for len < 0 or another base).  axis only labels the messages
+ * (said counting from base).  Return 0 or the error code; *out is written on
+ * success only. */
+int mg_int_index_normalize(int64_t i, int64_t len, int axis, int base, mg_index *out);
+/* The slice start..stop (stop inclusive) by step over an axis of length
+ * len.  have says which of start, stop and step were given; a missing start
+ * or stop is the end the step walks from or to, a missing step 1.  start and
+ * stop are clamped to the axis (an empty slice is not an error) and a step
+ * longer than the axis is shortened to len (the same elements). */
+#define MG_SLICE_START 1u
+#define MG_SLICE_STOP 2u
+#define MG_SLICE_STEP 4u
+int mg_slice_normalize(int64_t start, int64_t stop, int64_t step, unsigned have, int64_t len,
+                       int axis, int base, mg_index *out);
+/* Is the resolved slice record x (start, count, step) valid on an axis of
+ * length len: a non-zero step, 0 <= count <= len, and when count > 0 every
+ * position start + i step in 0..len-1 (computed without overflow, for any
+ * int64 values)?  Sets no error. */
+bool mg_slice_in_range(const mg_index *x, int64_t len);
+/* (end parsers) */
+
 /* ---- linalg: ops_linalg.c, einsum.c: einsum, dot, outer, multi_matmul, norm, trace, diagonal ---- */
 /* Einstein summation over n operands, NumPy's subscripts: letters a-z A-Z,
  * "..." for broadcast axes, "," between operands, "->" before the output

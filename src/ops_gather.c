@@ -379,11 +379,7 @@ static mg_tensor *mask_positions(const char *op, mg_tensor *m, const mg_tensor *
 
 static int check_slice(const char *op, const mg_index *x, int64_t len, int axis, int base) {
     if (x->kind != MG_IDX_SLICE) return MG_OK;
-    /* two or more elements need |step| <= len, so last cannot overflow */
-    bool big = x->count > 1 && (x->step > len || x->step < -len);
-    int64_t last = big ? -1 : x->start + (x->count - 1) * x->step;
-    if (x->step == 0 || x->count < 0 || x->count > len ||
-        (x->count > 0 && (!in_range(x->start, len) || !in_range(last, len))))
+    if (!mg_slice_in_range(x, len))
         return mg_seterr(MG_EINDEX, "%s: slice (start %lld, count %lld, step %lld) is out of "
                          "range for axis %d of size %lld", op, (long long)x->start,
                          (long long)x->count, (long long)x->step, axis + base, (long long)len);

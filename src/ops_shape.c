@@ -168,13 +168,10 @@ static int check_index(const char *op, const mg_tensor *a, int n, const mg_index
         if (x->kind == MG_IDX_INT && (x->start < 0 || x->start >= len))
             return mg_seterr(MG_EINDEX, "%s: index %lld is out of range for axis %d of size %lld",
                              op, (long long)x->start, i, (long long)len);
+        if (x->kind != MG_IDX_ALL && x->kind != MG_IDX_INT && x->kind != MG_IDX_SLICE)
+            return mg_seterr(MG_EVALUE, "%s: unknown index kind %d on axis %d", op, (int)x->kind, i);
         if (x->kind == MG_IDX_SLICE) {
-            /* |step| <= len whenever two or more elements are taken, so
-             * last cannot overflow */
-            bool big = x->count > 1 && (x->step > len || x->step < -len);
-            int64_t last = big ? -1 : x->start + (x->count - 1) * x->step;
-            if (x->step == 0 || x->count < 0 ||
-                (x->count > 0 && (x->start < 0 || x->start >= len || last < 0 || last >= len)))
+            if (!mg_slice_in_range(x, len))
                 return mg_seterr(MG_EINDEX, "%s: slice (start %lld, count %lld, step %lld) is out "
                                  "of range for axis %d of size %lld", op, (long long)x->start,
                                  (long long)x->count, (long long)x->step, i, (long long)len);
