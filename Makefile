@@ -29,7 +29,7 @@ export LUA_CPATH := $(CURDIR)/lua/?.so;;
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev lua-busted luarocks zlib1g-dev libjansson-dev
 
 .PHONY: all c-example deps test soak sanitize valgrind rockspec-check install-check demo install uninstall clean \
-        bench bench-deps fuzz fuzz-long
+        bench bench-deps fuzz fuzz-long fuzz-parsers
 
 OBJ_DIR   = build/obj
 CORE_OBJ  = $(patsubst %.c,$(OBJ_DIR)/%.o,$(CORE_SRC))
@@ -134,6 +134,13 @@ install-check: deps rockspec-check
 	    assert(p:sub(1, #tree) == tree, m[1] .. ' loaded from ' .. p); print(m[1], p); \
 	  end"; \
 	echo "install-check: ok"
+
+# libFuzzer harnesses of the parsers (fuzz/run.sh; needs clang, installed here):
+# FUZZ_SECONDS per target, FUZZ_TARGETS from safetensors idx einsum slice (default all).
+FUZZ_SECONDS ?= 60
+fuzz-parsers:
+	$(MAKE) deps DEBS_EXTRA="clang"
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 DEMO_DEBS = dataset-fashion-mnist gnuplot-nox
 SOAK_MINUTES ?= 30

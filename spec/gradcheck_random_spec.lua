@@ -856,6 +856,7 @@ local SKIPPED = {
     "zero_grads", "requires_grad_", "attach_grad", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "keep_grads", "set_keep_grad"},
   ["settings, predicates, files"] = {"set_default_dtype", "get_default_dtype", "set_cache_limit",
+    "set_num_threads", "get_num_threads",
     "is_tensor", "save", "load"},
 }
 
