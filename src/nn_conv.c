@@ -288,10 +288,12 @@ typedef struct {
     mg_dtype dt;
     size_t esz;
     bool direct;       /* 1x1 taps, stride 1, no padding: a channel block is its own columns */
+    bool ones;         /* the columns end with a row of ones, for the bias (forward) */
+    int64_t ckb;       /* rows of the column matrix: cg K, + 1 with the row of ones */
     int64_t chunk;     /* samples per GEMM */
     int64_t nchunks;
     int nthreads;
-    char *scratch;     /* per thread: columns (cg K x chunk OUT), rows (fg x chunk OUT) */
+    char *scratch;     /* per thread: columns (ckb x chunk OUT), rows (fg x chunk OUT) */
     size_t per_thread; /* bytes of scratch per thread */
 } conv_ctx;
 
@@ -307,8 +309,9 @@ static int64_t pick_chunk(const conv_geom *g, size_t esz, bool direct) {
     return b < 1 ? 1 : b;
 }
 
+/* ones: a row of ones under the columns (for a bias), where there is im2col */
 static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
-                    mg_dtype dt) {
+                    mg_dtype dt, bool ones) {
     const conv_geom *g = &cx->g;
     geom_make(xs, ws, p, &cx->g);
     cx->dt = dt;
@@ -316,6 +319,8 @@ static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg
     cx->scratch = NULL;
     cx->direct = g->K == 1;
     for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
+    cx->ones = ones && !cx->direct && g->cg * g->K < INT32_MAX; /* GEMM sizes fit int */
+    cx->ckb = g->cg * g->K + (cx->ones ? 1 : 0);
     cx->chunk = pick_chunk(g, cx->esz, cx->direct);
     cx->nchunks = (g->n + cx->chunk - 1) / cx->chunk;
     cx->nthreads = 1;
@@ -323,7 +328,7 @@ static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg
     cx->nthreads = omp_get_max_threads();
     if (cx->nthreads > cx->nchunks) cx->nthreads = (int)(cx->nchunks > 0 ? cx->nchunks : 1);
 #endif
-    int64_t cols = cx->direct ? 0 : g->cg * g->K, rows = cx->chunk > 1 ? g->fg : 0;
+    int64_t cols = cx->direct ? 0 : cx->ckb, rows = cx->chunk > 1 ? g->fg : 0;
     cx->per_thread = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
     if (cx->per_thread && !(cx->scratch = malloc(cx->per_thread * (size_t)cx->nthreads)))
         return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
@@ -347,7 +352,7 @@ static char *cols_of(const conv_ctx *cx) {
 }
 static char *rows_of(const conv_ctx *cx) {
     char *c = cols_of(cx);
-    int64_t cols = cx->direct ? 0 : cx->g.cg * cx->g.K;
+    int64_t cols = cx->direct ? 0 : cx->ckb;
     return c ? c + (size_t)(cols * cx->chunk * cx->g.OUT) * cx->esz : NULL;
 }
 
@@ -357,8 +362,17 @@ static const char *at(const conv_ctx *cx, const char *base, int64_t n, int64_t c
     return base + (size_t)((n * chans + ch) * positions) * cx->esz;
 }
 
-/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT);
- * when direct, x's own block (B = 1). */
+/* dst[o] = v for n entries */
+static void fill_row(mg_dtype dt, void *dst, double v, int64_t n) {
+    if (dt == MG_FLOAT32)
+        for (int64_t o = 0; o < n; o++) ((float *)dst)[o] = (float)v;
+    else
+        for (int64_t o = 0; o < n; o++) ((double *)dst)[o] = v;
+}
+
+/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT),
+ * with the row of ones under it when cx->ones; when direct, x's own block
+ * (B = 1). */
 static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_t B, int64_t grp) {
     const conv_geom *g = &cx->g;
     if (cx->direct) return at(cx, X, n0, g->c, grp * g->cg, g->IN);
@@ -368,8 +382,16 @@ static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_
         char *cb = col + (size_t)(b * g->OUT) * cx->esz;
         im2col(cb, B * g->OUT, xb, g, cx->esz);
     }
+    if (cx->ones)
+        fill_row(cx->dt, col + (size_t)(g->cg * g->K * B * g->OUT) * cx->esz, 1.0, B * g->OUT);
     return col;
 }
+
+/* Whether a chunk of B samples is one GEMM (its rows of y or g, fg x B OUT,
+ * gathered into or scattered from the row buffer) or one GEMM per sample
+ * (each sample's block of y or g used where it is): gathering pays for
+ * short rows only. */
+static bool batched(const conv_ctx *cx, int64_t B) { return B > 1 && cx->g.OUT < 256; }
 
 /* g's rows of group grp for samples n0 .. n0 + B - 1 as an fg x (B OUT)
  * matrix: G itself when B = 1, else gathered into the row buffer. */
@@ -396,63 +418,61 @@ static mg_tensor *dense(mg_tensor *a) {
 }
 
 /* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
-/* dst[o] = v for n entries */
-static void fill_row(mg_dtype dt, void *dst, double v, int64_t n) {
-    if (dt == MG_FLOAT32)
-        for (int64_t o = 0; o < n; o++) ((float *)dst)[o] = (float)v;
-    else
-        for (int64_t o = 0; o < n; o++) ((double *)dst)[o] = v;
-}
-
-/* dst[o] = src[o] + v for n entries */
-static void copy_row_plus(mg_dtype dt, void *restrict dst, const void *restrict src, double v,
-                          int64_t n) {
-    if (dt == MG_FLOAT32) {
-        float fv = (float)v;
-        for (int64_t o = 0; o < n; o++) ((float *)dst)[o] = ((const float *)src)[o] + fv;
-    } else {
-        for (int64_t o = 0; o < n; o++) ((double *)dst)[o] = ((const double *)src)[o] + v;
-    }
-}
-
 /* y[n0 .. n0 + B) = W_grp columns (+ b), per group.  Every entry of those
- * samples' rows is written (y comes uninitialised). */
+ * samples' rows is written (y comes uninitialised).  W has cx->ckb entries
+ * per row: with cx->ones its last is the bias, which the GEMM adds; the
+ * direct path fills y with the bias first (beta = 1). */
 static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *W, char *Y,
                        const mg_tensor *bias) {
     const conv_geom *g = &cx->g;
     int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
-    int64_t ck = g->cg * g->K;
+    int64_t kk = cx->ckb;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
-        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
-        if (B == 1) { /* straight into y, the bias first (beta = 1) when there is one */
-            char *yb = (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT);
-            if (bias)
-                for (int64_t f = 0; f < g->fg; f++)
+        const char *wg = W + (size_t)(grp * g->fg * kk) * cx->esz;
+        if (!batched(cx, B)) { /* straight into y, sample by sample */
+            bool fill = bias && !cx->ones;
+            for (int64_t b = 0; b < B; b++) {
+                char *yb = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg, g->OUT);
+                for (int64_t f = 0; f < g->fg && fill; f++)
                     fill_row(cx->dt, yb + (size_t)(f * g->OUT) * cx->esz,
                              mg_get_flat(bias, grp * g->fg + f), g->OUT);
-            gemm(cx->dt, false, false, g->fg, g->OUT, ck, wg, ck, src, g->OUT, bias ? 1.0 : 0.0,
-                 yb, g->OUT);
+                gemm(cx->dt, false, false, g->fg, g->OUT, kk, wg, kk,
+                     src + (size_t)(b * g->OUT) * cx->esz, ld, fill ? 1.0 : 0.0, yb, g->OUT);
+            }
             continue;
         }
         char *rows = rows_of(cx);
-        gemm(cx->dt, false, false, g->fg, ld, ck, wg, ck, src, ld, 0.0, rows, ld);
-        for (int64_t f = 0; f < g->fg; f++) {
-            double v = bias ? mg_get_flat(bias, grp * g->fg + f) : 0.0;
-            for (int64_t b = 0; b < B; b++) {
-                char *dst = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT);
-                const char *r = rows + (size_t)((f * B + b) * g->OUT) * cx->esz;
-                if (bias) copy_row_plus(cx->dt, dst, r, v, g->OUT);
-                else memcpy(dst, r, (size_t)g->OUT * cx->esz);
-            }
-        }
+        gemm(cx->dt, false, false, g->fg, ld, kk, wg, kk, src, ld, 0.0, rows, ld);
+        for (int64_t f = 0; f < g->fg; f++)
+            for (int64_t b = 0; b < B; b++)
+                memcpy((char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT),
+                       rows + (size_t)((f * B + b) * g->OUT) * cx->esz, (size_t)g->OUT * cx->esz);
     }
+}
+
+/* The filters with the bias as one more column (F x (cg K + 1)), for the
+ * GEMMs of a forward with cx->ones. */
+static char *filters_with_bias(const conv_ctx *cx, const char *W, const mg_tensor *b) {
+    int64_t ck = cx->g.cg * cx->g.K, f = cx->g.f;
+    char *wb = malloc((size_t)(f * (ck + 1)) * cx->esz);
+    if (!wb) {
+        mg_seterr(MG_ENOMEM, "convolution: out of memory for the filters");
+        return NULL;
+    }
+    for (int64_t r = 0; r < f; r++) {
+        char *row = wb + (size_t)(r * (ck + 1)) * cx->esz;
+        memcpy(row, W + (size_t)(r * ck) * cx->esz, (size_t)ck * cx->esz);
+        fill_row(cx->dt, row + (size_t)ck * cx->esz, mg_get_flat(b, r), 1);
+    }
+    return wb;
 }
 
 static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
-    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype)) goto done;
+    char *wb = NULL;
+    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype, b != NULL)) goto done;
     const conv_geom *g = &cx.g;
     int64_t shape[5] = {g->n, g->f};
     for (int i = 0; i < g->d; i++) shape[2 + i] = g->out[3 - g->d + i];
@@ -466,11 +486,17 @@ static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_pa
         goto done;
     }
     const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
+    if (cx.ones && !(Wp = wb = filters_with_bias(&cx, Wp, b))) {
+        mg_release(y);
+        y = NULL;
+        goto done;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
 #endif
     for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b);
 done:
+    free(wb);
     ctx_free(&cx);
     mg_release(X);
     mg_release(W);
@@ -483,15 +509,22 @@ static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const cha
     int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *gr = grad_rows(cx, G, n0, B, grp);
         const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
         if (cx->direct) { /* B = 1: the product is the gradient itself */
-            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, gr, g->OUT, 0.0,
-                 (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
+            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, grad_rows(cx, G, n0, 1, grp),
+                 g->OUT, 0.0, (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
             continue;
         }
         char *col = cols_of(cx);
-        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, gr, ld, 0.0, col, ld);
+        if (B == 1 || batched(cx, B)) {
+            gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, G, n0, B, grp), ld, 0.0,
+                 col, ld);
+        } else {
+            for (int64_t b = 0; b < B; b++) /* columns_b = w^T g_b */
+                gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck,
+                     at(cx, G, n0 + b, g->f, grp * g->fg, g->OUT), g->OUT, 0.0,
+                     col + (size_t)(b * g->OUT) * cx->esz, ld);
+        }
         for (int64_t b = 0; b < B; b++) { /* gx comes uninitialised: zero, then add */
             char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
             const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
@@ -504,7 +537,7 @@ static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const cha
 static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
-    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype)) goto done;
+    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false)) goto done;
     if (!(gx = mg_empty(p->ndim, p->shape, cx.dt))) goto done;
     if (mg_numel(gx) == 0) goto done;
     if (cx.g.fg == 0) { /* no filters: no gradient */
@@ -532,9 +565,15 @@ static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const ch
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
-        const char *gr = grad_rows(cx, G, n0, B, grp);
-        gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0,
-             GW + (size_t)(grp * g->fg * ck) * cx->esz, ck);
+        char *gwg = GW + (size_t)(grp * g->fg * ck) * cx->esz;
+        if (B == 1 || batched(cx, B)) {
+            const char *gr = grad_rows(cx, G, n0, B, grp);
+            gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0, gwg, ck);
+            continue;
+        }
+        for (int64_t b = 0; b < B; b++) /* gw += g_b columns_b^T */
+            gemm(cx->dt, false, true, g->fg, ck, g->OUT, at(cx, G, n0 + b, g->f, grp * g->fg, g->OUT),
+                 g->OUT, src + (size_t)(b * g->OUT) * cx->esz, ld, 1.0, gwg, ck);
     }
 }
 
@@ -565,7 +604,7 @@ static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_
 static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(in[0]), *G = X ? dense(in[1]) : NULL, *gw = NULL;
-    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype)) goto done;
+    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype, false)) goto done;
     if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
     if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
     if (weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
