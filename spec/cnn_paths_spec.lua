@@ -7,8 +7,9 @@
 --     side, stride, dilation and groups, samples batched into one GEMM or
 --     one at a time, with and without bias;
 --   outputs that come uninitialised from the allocator (conv's y and input
---     gradient, max_pool's values and its scattered gradient) are written
---     everywhere: recycled memory full of NaN does not leak into them.
+--     gradient, max_pool's values and its scattered gradient, matmul's
+--     product) are written everywhere: recycled memory full of NaN does not
+--     leak into them.
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local nn = mg.nnet
@@ -41,13 +42,16 @@ local function check2(f, inputs, opts)
   assert(ok, msg)
 end
 
--- Fills the allocator's cache with blocks of NaN big enough for `numel`
--- values, so the next tensors of that size start out as NaN.
-local function poison(numel)
-  for _ = 1, 3 do
-    local t = mg.full({numel + 7}, 0 / 0, {dtype = "float64"})
-    t = nil -- luacheck: ignore
-  end
+-- Leaves blocks of NaN of the size of `numel` values of dtype in the
+-- allocator's cache (freed, not returned to the system), so the next tensors
+-- of that size start out as NaN (int64: the bits of a float64 NaN).
+local function poison(numel, dtype)
+  dtype = dtype == "float32" and "float32" or "float64" -- int64: the same bytes
+  collectgarbage() -- other garbage first: the blocks freed last are taken first
+  collectgarbage()
+  local keep = {}
+  for i = 1, 4 do keep[i] = mg.full({numel}, 0 / 0, {dtype = dtype}) end
+  keep = nil -- luacheck: ignore
   collectgarbage()
   collectgarbage()
 end
@@ -153,10 +157,10 @@ describe("max_pool fast path (2 x 2, stride 2)", function()
   it("values and gradient are written everywhere over recycled memory", function()
     local x = mg.random.randn({4, 8, 26, 26}):requires_grad_(true)
     local ref = nn.max_pool(x:clone():detach(), 2):totable()
-    poison(4 * 8 * 26 * 26)
+    poison(4 * 8 * 13 * 13, "float32")
     local y = nn.max_pool(x, 2)
     same_values(ref, y:totable(), 0, "values")
-    poison(4 * 8 * 26 * 26)
+    poison(4 * 8 * 26 * 26, "float32")
     y:sum():backward()
     local g = flat(x.grad:totable())
     local ones = 0
@@ -296,13 +300,31 @@ describe("conv im2col / col2im paths", function()
       ref:sum():backward()
       local gref = x.grad:totable()
       x:null_grad()
-      poison(ref.size)
+      poison(ref.size, ref.dtype)
       local y = run()
       same_values(ref:totable(), y:totable(), 0, "y")
-      poison(x.size)
+      poison(x.size, x.dtype)
       y:sum():backward()
       same_values(gref, x.grad:totable(), 0, "gx")
       x:null_grad()
+    end
+  end)
+end)
+
+describe("matmul without a zero fill", function()
+  it("writes every entry of its result over recycled memory", function()
+    local cases = { -- results of 64 KiB and more (blocks the allocator keeps)
+      {mg.random.randn({128, 48}), mg.random.randn({48, 160})},
+      {mg.random.randn({3, 64, 7}, {dtype = "float64"}), mg.random.randn({7, 64}, {dtype = "float64"})},
+      {mg.random.randn({30, 160}).T, mg.random.randn({30, 120})},                -- a transposed operand
+      {mg.arange(0, 3000):reshape(100, 30), mg.arange(0, 3000):reshape(30, 100)}, -- int64
+      {mg.zeros({200, 0}), mg.zeros({0, 100})},                                   -- k = 0: zeros
+    }
+    for i, c in ipairs(cases) do
+      local ref = mg.matmul(c[1], c[2])
+      poison(ref.size, ref.dtype)
+      local r = mg.matmul(c[1], c[2])
+      same_values(ref:totable(), r:totable(), 0, "case " .. i)
     end
   end)
 end)
