@@ -254,7 +254,7 @@ describe("conv im2col / col2im paths", function()
     {x = {2, 4, 9, 19}, w = {4, 2, 2, 3}, padding = {2, 1}, groups = 2},  -- 21
     {x = {2, 1, 3, 40}, w = {2, 1, 2, 5}, padding = {0, 2}},              -- 40
     {x = {1, 2, 41, 41}, w = {2, 2, 3, 3}, padding = {1, 1}},             -- one sample a GEMM
-    {x = {3, 1, 19, 18}, w = {2, 1, 3, 3}},                               -- 3 samples, g not gathered
+    {x = {3, 1, 19, 18}, w = {2, 1, 3, 3}},                               -- 272: 3 samples a GEMM
     {x = {2, 2, 9, 11}, w = {3, 2, 3, 3}, stride = {2, 3}, padding = {1, 2}},
     {x = {2, 2, 9, 11}, w = {3, 2, 2, 3}, dilation = {2, 3}, padding = {1, 3}},
     {x = {3, 4, 4, 4}, w = {6, 4, 1, 1}},                                 -- 1x1: no im2col

@@ -387,12 +387,6 @@ static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_
     return col;
 }
 
-/* Whether a chunk of B samples is one GEMM (its rows of y or g, fg x B OUT,
- * gathered into or scattered from the row buffer) or one GEMM per sample
- * (each sample's block of y or g used where it is): gathering pays for
- * short rows only. */
-static bool batched(const conv_ctx *cx, int64_t B) { return B > 1 && cx->g.OUT < 256; }
-
 /* g's rows of group grp for samples n0 .. n0 + B - 1 as an fg x (B OUT)
  * matrix: G itself when B = 1, else gathered into the row buffer. */
 static const char *grad_rows(const conv_ctx *cx, const char *G, int64_t n0, int64_t B, int64_t grp) {
@@ -430,16 +424,14 @@ static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
         const char *wg = W + (size_t)(grp * g->fg * kk) * cx->esz;
-        if (!batched(cx, B)) { /* straight into y, sample by sample */
+        if (B == 1) { /* straight into y */
             bool fill = bias && !cx->ones;
-            for (int64_t b = 0; b < B; b++) {
-                char *yb = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg, g->OUT);
-                for (int64_t f = 0; f < g->fg && fill; f++)
-                    fill_row(cx->dt, yb + (size_t)(f * g->OUT) * cx->esz,
-                             mg_get_flat(bias, grp * g->fg + f), g->OUT);
-                gemm(cx->dt, false, false, g->fg, g->OUT, kk, wg, kk,
-                     src + (size_t)(b * g->OUT) * cx->esz, ld, fill ? 1.0 : 0.0, yb, g->OUT);
-            }
+            char *yb = (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT);
+            for (int64_t f = 0; f < g->fg && fill; f++)
+                fill_row(cx->dt, yb + (size_t)(f * g->OUT) * cx->esz,
+                         mg_get_flat(bias, grp * g->fg + f), g->OUT);
+            gemm(cx->dt, false, false, g->fg, g->OUT, kk, wg, kk, src, g->OUT, fill ? 1.0 : 0.0,
+                 yb, g->OUT);
             continue;
         }
         char *rows = rows_of(cx);
@@ -516,15 +508,8 @@ static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const cha
             continue;
         }
         char *col = cols_of(cx);
-        if (B == 1 || batched(cx, B)) {
-            gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, G, n0, B, grp), ld, 0.0,
-                 col, ld);
-        } else {
-            for (int64_t b = 0; b < B; b++) /* columns_b = w^T g_b */
-                gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck,
-                     at(cx, G, n0 + b, g->f, grp * g->fg, g->OUT), g->OUT, 0.0,
-                     col + (size_t)(b * g->OUT) * cx->esz, ld);
-        }
+        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, G, n0, B, grp), ld, 0.0,
+             col, ld);
         for (int64_t b = 0; b < B; b++) { /* gx comes uninitialised: zero, then add */
             char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
             const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
@@ -565,15 +550,9 @@ static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const ch
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
-        char *gwg = GW + (size_t)(grp * g->fg * ck) * cx->esz;
-        if (B == 1 || batched(cx, B)) {
-            const char *gr = grad_rows(cx, G, n0, B, grp);
-            gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0, gwg, ck);
-            continue;
-        }
-        for (int64_t b = 0; b < B; b++) /* gw += g_b columns_b^T */
-            gemm(cx->dt, false, true, g->fg, ck, g->OUT, at(cx, G, n0 + b, g->f, grp * g->fg, g->OUT),
-                 g->OUT, src + (size_t)(b * g->OUT) * cx->esz, ld, 1.0, gwg, ck);
+        const char *gr = grad_rows(cx, G, n0, B, grp);
+        gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0,
+             GW + (size_t)(grp * g->fg * ck) * cx->esz, ck);
     }
 }
 
