@@ -107,10 +107,8 @@ static inline void copy_bytes(char *restrict d, const char *restrict s, size_t n
         memcpy(d, s, n);
     } else if (n >= 16) {
         memcpy(d, s, 16);
-        if (n > 32) {
-            memcpy(d + 16, s + 16, 16);
-            memcpy(d + n - 32, s + n - 32, 16);
-        }
+        if (n > 32) memcpy(d + 16, s + 16, 16);
+        if (n > 48) memcpy(d + 32, s + 32, 16);
         memcpy(d + n - 16, s + n - 16, 16);
     } else if (n >= 8) {
         memcpy(d, s, 8);
