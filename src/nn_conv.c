@@ -8,9 +8,10 @@
  * create_graph gives second (and higher) derivatives.
  *
  * Kernels: im2col + one GEMM per group for a chunk of samples (OpenBLAS;
- * deep layers with small outputs batch several samples into one GEMM),
+ * deep layers with small outputs batch several samples into one GEMM; a
+ * bias rides in the forward GEMM as a row of ones under the columns),
  * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
- * skips im2col.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
+ * skips im2col.  Outputs are allocated uninitialised and written once.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
  * layouts are copied first.  Built with -fopenmp the chunks are shared
  * among threads (not the default build: no gain was measured on a shared
  * 2-core machine, where OpenBLAS already threads the larger GEMMs). */

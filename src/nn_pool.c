@@ -2,8 +2,9 @@
  * a tensor (every leading axis, e.g. N and C, is a separate "plane").
  *
  * max_pool = a search for the arg-max of each window (done once, in the
- * forward; first maximum on ties, NaN wins) giving an int64 tensor of
- * offsets within the plane, then the op pool_gather(x, idx).  The offsets
+ * forward, in one pass; first maximum on ties, NaN wins) giving an int64
+ * tensor of offsets within the plane and the maxima, then the op
+ * pool_gather(x, idx), which takes those maxima rather than gathering.  The offsets
  * stay in the recorded node as its second input, so backward reads them
  * instead of searching again: the gradient of pool_gather is
  * pool_scatter(g, idx) (adds g into zeros at idx) and the gradient of that
