@@ -4,9 +4,9 @@
  * max_pool = a search for the arg-max of each window (done once, in the
  * forward, in one pass; first maximum on ties, NaN wins) giving an int64
  * tensor of offsets within the plane and the maxima, then the op
- * pool_gather(x, idx), which takes those maxima rather than gathering.  The offsets
- * stay in the recorded node as its second input, so backward reads them
- * instead of searching again: the gradient of pool_gather is
+ * pool_gather(x, idx), which takes those maxima rather than gathering.
+ * The offsets stay in the recorded node as its second input, so backward
+ * reads them instead of searching again: the gradient of pool_gather is
  * pool_scatter(g, idx) (adds g into zeros at idx) and the gradient of that
  * is pool_gather again, so create_graph works.
  * avg_pool and its transpose avg_pool_grad are each other's gradients; zero
