@@ -8,9 +8,10 @@
  * create_graph gives second (and higher) derivatives.
  *
  * Kernels: im2col + one GEMM per group for a chunk of samples (OpenBLAS;
- * deep layers with small outputs batch several samples into one GEMM),
+ * deep layers with small outputs batch several samples into one GEMM; a
+ * bias rides in the forward GEMM as a row of ones under the columns),
  * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
- * skips im2col.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
+ * skips im2col.  Outputs are allocated uninitialised and written once.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
  * layouts are copied first.  Built with -fopenmp the chunks are shared
  * among threads (not the default build: no gain was measured on a shared
  * 2-core machine, where OpenBLAS already threads the larger GEMMs). */
@@ -66,111 +67,198 @@ static void geom_make(const int64_t *xs, const int64_t *ws, const mg_params *p, 
  * (channel, tap) and B * OUT columns (sample, output position), row stride
  * ld = B * OUT.  im2col writes one sample's OUT columns (col points at its
  * first); col2im adds them back into that sample's input gradient.  Along
- * the innermost axis the taps that land inside the input form one range of
- * outputs [lo, hi), copied as a run (contiguous when the stride is 1). */
+ * each axis the outputs whose tap lands inside the input form one range
+ * [lo, hi) (outside it the tap reads padding): whole output rows (axes 0
+ * and 1 of the padded 3) are zero or not, and along the innermost axis the
+ * range is copied as a run (contiguous when the stride is 1). */
 typedef struct {
-    int64_t base, lo, hi; /* input index = o * s + base, valid for o in [lo, hi) */
+    int64_t base, lo, hi; /* input index = o * s + base, inside for o in [lo, hi) */
 } tap_run;
 
-static tap_run run_of(const conv_geom *g, int64_t t) {
-    int64_t s = g->s[2], base = t * g->dil[2] - g->pad[2], n = g->in[2], out = g->out[2];
-    tap_run r = {base, base >= 0 ? 0 : (-base + s - 1) / s, n - base <= 0 ? 0 : (n - base + s - 1) / s};
+/* The outputs o < out whose input o * s + base lies in [0, n). */
+static tap_run span(int64_t base, int64_t s, int64_t n, int64_t out) {
+    tap_run r = {base, 0, 0};
+    if (s == 1) {
+        r.lo = base >= 0 ? 0 : -base;
+        r.hi = n - base <= 0 ? 0 : n - base;
+    } else {
+        r.lo = base >= 0 ? 0 : (-base + s - 1) / s;
+        r.hi = n - base <= 0 ? 0 : (n - base + s - 1) / s;
+    }
     if (r.hi > out) r.hi = out;
     if (r.lo > r.hi) r.lo = r.hi;
     return r;
 }
 
-/* Input row (axes 0, 1) read by output row (oa, ob) at taps (ta, tb), or -1. */
-static int64_t row_of(const conv_geom *g, int64_t oa, int64_t ob, int64_t ta, int64_t tb) {
-    int64_t ia = oa * g->s[0] - g->pad[0] + ta * g->dil[0];
-    int64_t ib = ob * g->s[1] - g->pad[1] + tb * g->dil[1];
-    if (ia < 0 || ia >= g->in[0] || ib < 0 || ib >= g->in[1]) return -1;
-    return (ia * g->in[1] + ib) * g->in[2];
+/* Tap t's run along axis j. */
+static tap_run run_on(const conv_geom *g, int j, int64_t t) {
+    return span(t * g->dil[j] - g->pad[j], g->s[j], g->in[j], g->out[j]);
 }
 
-static void im2col_f32(float *col, int64_t ld, const float *x, const conv_geom *g) {
-    int64_t s = g->s[2], out = g->out[2];
-    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++)
-                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
-                    tap_run r = run_of(g, tc);
-                    float *d = col;
-                    for (int64_t oa = 0; oa < g->out[0]; oa++)
-                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
-                            int64_t row = row_of(g, oa, ob, ta, tb);
-                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
-                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
-                            const float *src = x + (row < 0 ? 0 : row);
-                            if (s == 1)
-                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
-                            else
-                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
-                            for (int64_t o = hi; o < out; o++) d[o] = 0;
-                        }
-                }
+/* Short runs are the rule here (an output row of a deep layer is a few
+ * entries): up to 64 bytes are moved in pieces of 16 (8, 4), the last ones
+ * overlapping those before, rather than in loops (which the compiler would
+ * turn into calls of memmove / memset, slow for a handful of bytes).  n is
+ * a multiple of 4. */
+static const char zeros64[64];
+
+/* d[0 .. n) = s[0 .. n) */
+static inline void copy_bytes(char *restrict d, const char *restrict s, size_t n) {
+    if (n > 64) {
+        memcpy(d, s, n);
+    } else if (n >= 16) {
+        memcpy(d, s, 16);
+        if (n > 32) memcpy(d + 16, s + 16, 16);
+        if (n > 48) memcpy(d + 32, s + 32, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+    }
 }
-static void im2col_f64(double *col, int64_t ld, const double *x, const conv_geom *g) {
-    int64_t s = g->s[2], out = g->out[2];
-    for (int64_t c = 0; c < g->cg; c++, x += g->IN)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++)
-                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
-                    tap_run r = run_of(g, tc);
-                    double *d = col;
-                    for (int64_t oa = 0; oa < g->out[0]; oa++)
-                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
-                            int64_t row = row_of(g, oa, ob, ta, tb);
-                            int64_t lo = row < 0 ? out : r.lo, hi = row < 0 ? out : r.hi;
-                            for (int64_t o = 0; o < lo; o++) d[o] = 0;
-                            const double *src = x + (row < 0 ? 0 : row);
-                            if (s == 1)
-                                for (int64_t o = lo; o < hi; o++) d[o] = src[o + r.base];
-                            else
-                                for (int64_t o = lo; o < hi; o++) d[o] = src[o * s + r.base];
-                            for (int64_t o = hi; o < out; o++) d[o] = 0;
-                        }
-                }
+
+/* d[0 .. n) = 0 */
+static inline void zero_bytes(char *d, size_t n) {
+    if (n > 64) memset(d, 0, n);
+    else copy_bytes(d, zeros64, n);
 }
-static void col2im_f32(float *gx, const float *col, int64_t ld, const conv_geom *g) {
-    int64_t s = g->s[2], out = g->out[2];
-    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++)
-                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
-                    tap_run r = run_of(g, tc);
-                    const float *d = col;
-                    for (int64_t oa = 0; oa < g->out[0]; oa++)
-                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
-                            int64_t row = row_of(g, oa, ob, ta, tb);
-                            if (row < 0) continue;
-                            float *dst = gx + row;
-                            if (s == 1)
-                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
-                            else
-                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
-                        }
-                }
+
+/* One output row of a tap from the input row src: zeros where the run r
+ * leaves the input (padding), the run copied or gathered (stride s). */
+static void gather_row(char *d, const char *src, tap_run r, int64_t s, int64_t out, size_t es) {
+    zero_bytes(d, (size_t)r.lo * es);
+    if (r.lo == r.hi) {
+        /* the whole row reads padding */
+    } else if (s == 1)
+        copy_bytes(d + (size_t)r.lo * es, src + (size_t)(r.lo + r.base) * es,
+                   (size_t)(r.hi - r.lo) * es);
+    else if (es == 4)
+        for (int64_t o = r.lo; o < r.hi; o++) ((float *)d)[o] = ((const float *)src)[o * s + r.base];
+    else
+        for (int64_t o = r.lo; o < r.hi; o++) ((double *)d)[o] = ((const double *)src)[o * s + r.base];
+    zero_bytes(d + (size_t)r.hi * es, (size_t)(out - r.hi) * es);
 }
-static void col2im_f64(double *gx, const double *col, int64_t ld, const conv_geom *g) {
-    int64_t s = g->s[2], out = g->out[2];
-    for (int64_t c = 0; c < g->cg; c++, gx += g->IN)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++)
-                for (int64_t tc = 0; tc < g->k[2]; tc++, col += ld) {
-                    tap_run r = run_of(g, tc);
-                    const double *d = col;
-                    for (int64_t oa = 0; oa < g->out[0]; oa++)
-                        for (int64_t ob = 0; ob < g->out[1]; ob++, d += out) {
-                            int64_t row = row_of(g, oa, ob, ta, tb);
-                            if (row < 0) continue;
-                            double *dst = gx + row;
-                            if (s == 1)
-                                for (int64_t o = r.lo; o < r.hi; o++) dst[o + r.base] += d[o];
-                            else
-                                for (int64_t o = r.lo; o < r.hi; o++) dst[o * s + r.base] += d[o];
-                        }
+
+/* A tap's runs along the three axes. */
+typedef struct {
+    tap_run a, b, c;
+} tap_runs;
+
+static tap_runs runs_of(const conv_geom *g, int64_t ta, int64_t tb, int64_t tc) {
+    tap_runs t = {run_on(g, 0, ta), run_on(g, 1, tb), run_on(g, 2, tc)};
+    return t;
+}
+
+/* A tap (runs t) of one input channel x into its column row d. */
+static void im2col_tap(char *d, const char *x, const conv_geom *g, const tap_runs *t, size_t es) {
+    tap_run ra = t->a, rb = t->b, rc = t->c;
+    int64_t out1 = g->out[1], in1 = g->in[1], in2 = g->in[2], s0 = g->s[0], s1 = g->s[1];
+    int64_t s2 = g->s[2];
+    size_t row = (size_t)g->out[2] * es, plane = row * (size_t)out1;
+    bool whole = s2 == 1 && rc.lo == 0 && rc.hi == g->out[2]; /* no padding read */
+    if (ra.lo == ra.hi || rb.lo == rb.hi) { /* the tap reads only padding */
+        zero_bytes(d, plane * (size_t)g->out[0]);
+        return;
+    }
+    zero_bytes(d, plane * (size_t)ra.lo);
+    for (int64_t oa = ra.lo; oa < ra.hi; oa++) {
+        char *dr = d + plane * (size_t)oa;
+        const char *src = x + (size_t)(((oa * s0 + ra.base) * in1 + rb.lo * s1 + rb.base) * in2) * es;
+        size_t step = (size_t)(s1 * in2) * es;
+        zero_bytes(dr, row * (size_t)rb.lo);
+        dr += row * (size_t)rb.lo;
+        if (whole)
+            for (int64_t ob = rb.lo; ob < rb.hi; ob++, dr += row, src += step)
+                copy_bytes(dr, src + (size_t)rc.base * es, row);
+        else
+            for (int64_t ob = rb.lo; ob < rb.hi; ob++, dr += row, src += step)
+                gather_row(dr, src, rc, s2, g->out[2], es);
+        zero_bytes(dr, row * (size_t)(out1 - rb.hi));
+    }
+    zero_bytes(d + plane * (size_t)ra.hi, plane * (size_t)(g->out[0] - ra.hi));
+}
+
+/* One sample's cg channels x into its columns (ld entries per row; row
+ * c K + tap).  Taps outside, channels inside: the runs are the same for
+ * every channel. */
+static void im2col(char *col, int64_t ld, const char *x, const conv_geom *g, size_t es) {
+    int64_t tap = 0;
+    for (int64_t ta = 0; ta < g->k[0]; ta++)
+        for (int64_t tb = 0; tb < g->k[1]; tb++)
+            for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
+                tap_runs t = runs_of(g, ta, tb, tc);
+                for (int64_t c = 0; c < g->cg; c++)
+                    im2col_tap(col + (size_t)((c * g->K + tap) * ld) * es,
+                               x + (size_t)(c * g->IN) * es, g, &t, es);
+            }
+}
+
+/* dst[o * s] += d[o] for o < n (the stride-1 loop unrolled by 4 for short runs) */
+static inline void add_run_f32(float *restrict dst, const float *restrict d, int64_t s, int64_t n) {
+    int64_t o = 0;
+    if (s == 1)
+        for (; o + 4 <= n; o += 4) {
+            dst[o] += d[o];
+            dst[o + 1] += d[o + 1];
+            dst[o + 2] += d[o + 2];
+            dst[o + 3] += d[o + 3];
+        }
+    for (; o < n; o++) dst[o * s] += d[o];
+}
+static inline void add_run_f64(double *restrict dst, const double *restrict d, int64_t s, int64_t n) {
+    int64_t o = 0;
+    if (s == 1)
+        for (; o + 2 <= n; o += 2) {
+            dst[o] += d[o];
+            dst[o + 1] += d[o + 1];
+        }
+    for (; o < n; o++) dst[o * s] += d[o];
+}
+
+/* Tap (ta, tb, tc)'s column row d added into one input channel's gradient gx. */
+static void col2im_tap_f32(float *gx, const float *d, const conv_geom *g, const tap_runs *t) {
+    tap_run ra = t->a, rb = t->b, rc = t->c;
+    int64_t out1 = g->out[1], out2 = g->out[2], in1 = g->in[1], in2 = g->in[2];
+    int64_t s0 = g->s[0], s1 = g->s[1], s2 = g->s[2];
+    if (rb.lo == rb.hi || rc.lo == rc.hi) return; /* only padding */
+    for (int64_t oa = ra.lo; oa < ra.hi; oa++) {
+        float *dst = gx + ((oa * s0 + ra.base) * in1 + rb.lo * s1 + rb.base) * in2;
+        const float *dr = d + (oa * out1 + rb.lo) * out2;
+        for (int64_t ob = rb.lo; ob < rb.hi; ob++, dst += s1 * in2, dr += out2)
+            add_run_f32(dst + rc.lo * s2 + rc.base, dr + rc.lo, s2, rc.hi - rc.lo);
+    }
+}
+static void col2im_tap_f64(double *gx, const double *d, const conv_geom *g, const tap_runs *t) {
+    tap_run ra = t->a, rb = t->b, rc = t->c;
+    int64_t out1 = g->out[1], out2 = g->out[2], in1 = g->in[1], in2 = g->in[2];
+    int64_t s0 = g->s[0], s1 = g->s[1], s2 = g->s[2];
+    if (rb.lo == rb.hi || rc.lo == rc.hi) return; /* only padding */
+    for (int64_t oa = ra.lo; oa < ra.hi; oa++) {
+        double *dst = gx + ((oa * s0 + ra.base) * in1 + rb.lo * s1 + rb.base) * in2;
+        const double *dr = d + (oa * out1 + rb.lo) * out2;
+        for (int64_t ob = rb.lo; ob < rb.hi; ob++, dst += s1 * in2, dr += out2)
+            add_run_f64(dst + rc.lo * s2 + rc.base, dr + rc.lo, s2, rc.hi - rc.lo);
+    }
+}
+
+/* One sample's columns (ld entries per row) added into its cg channels'
+ * gradient gx (taps outside, as im2col). */
+static void col2im(char *gx, const char *col, int64_t ld, const conv_geom *g, mg_dtype dt) {
+    size_t es = mg_dtype_size(dt);
+    int64_t tap = 0;
+    for (int64_t ta = 0; ta < g->k[0]; ta++)
+        for (int64_t tb = 0; tb < g->k[1]; tb++)
+            for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
+                tap_runs t = runs_of(g, ta, tb, tc);
+                for (int64_t c = 0; c < g->cg; c++) {
+                    char *gc = gx + (size_t)(c * g->IN) * es;
+                    const char *d = col + (size_t)((c * g->K + tap) * ld) * es;
+                    if (dt == MG_FLOAT32) col2im_tap_f32((float *)gc, (const float *)d, g, &t);
+                    else col2im_tap_f64((double *)gc, (const double *)d, g, &t);
                 }
+            }
 }
 
 /* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit int. */
@@ -199,10 +287,12 @@ typedef struct {
     mg_dtype dt;
     size_t esz;
     bool direct;       /* 1x1 taps, stride 1, no padding: a channel block is its own columns */
+    bool ones;         /* the columns end with a row of ones, for the bias (forward) */
+    int64_t ckb;       /* rows of the column matrix: cg K, + 1 with the row of ones */
     int64_t chunk;     /* samples per GEMM */
     int64_t nchunks;
     int nthreads;
-    char *scratch;     /* per thread: columns (cg K x chunk OUT), rows (fg x chunk OUT) */
+    char *scratch;     /* per thread: columns (ckb x chunk OUT), rows (fg x chunk OUT) */
     size_t per_thread; /* bytes of scratch per thread */
 } conv_ctx;
 
@@ -218,8 +308,9 @@ static int64_t pick_chunk(const conv_geom *g, size_t esz, bool direct) {
     return b < 1 ? 1 : b;
 }
 
+/* ones: a row of ones under the columns (for a bias), where there is im2col */
 static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
-                    mg_dtype dt) {
+                    mg_dtype dt, bool ones) {
     const conv_geom *g = &cx->g;
     geom_make(xs, ws, p, &cx->g);
     cx->dt = dt;
@@ -227,6 +318,8 @@ static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg
     cx->scratch = NULL;
     cx->direct = g->K == 1;
     for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
+    cx->ones = ones && !cx->direct && g->cg * g->K < INT32_MAX; /* GEMM sizes fit int */
+    cx->ckb = g->cg * g->K + (cx->ones ? 1 : 0);
     cx->chunk = pick_chunk(g, cx->esz, cx->direct);
     cx->nchunks = (g->n + cx->chunk - 1) / cx->chunk;
     cx->nthreads = 1;
@@ -234,7 +327,7 @@ static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg
     cx->nthreads = omp_get_max_threads();
     if (cx->nthreads > cx->nchunks) cx->nthreads = (int)(cx->nchunks > 0 ? cx->nchunks : 1);
 #endif
-    int64_t cols = cx->direct ? 0 : g->cg * g->K, rows = cx->chunk > 1 ? g->fg : 0;
+    int64_t cols = cx->direct ? 0 : cx->ckb, rows = cx->chunk > 1 ? g->fg : 0;
     cx->per_thread = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
     if (cx->per_thread && !(cx->scratch = malloc(cx->per_thread * (size_t)cx->nthreads)))
         return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
@@ -258,7 +351,7 @@ static char *cols_of(const conv_ctx *cx) {
 }
 static char *rows_of(const conv_ctx *cx) {
     char *c = cols_of(cx);
-    int64_t cols = cx->direct ? 0 : cx->g.cg * cx->g.K;
+    int64_t cols = cx->direct ? 0 : cx->ckb;
     return c ? c + (size_t)(cols * cx->chunk * cx->g.OUT) * cx->esz : NULL;
 }
 
@@ -268,8 +361,17 @@ static const char *at(const conv_ctx *cx, const char *base, int64_t n, int64_t c
     return base + (size_t)((n * chans + ch) * positions) * cx->esz;
 }
 
-/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT);
- * when direct, x's own block (B = 1). */
+/* dst[o] = v for n entries */
+static void fill_row(mg_dtype dt, void *dst, double v, int64_t n) {
+    if (dt == MG_FLOAT32)
+        for (int64_t o = 0; o < n; o++) ((float *)dst)[o] = (float)v;
+    else
+        for (int64_t o = 0; o < n; o++) ((double *)dst)[o] = v;
+}
+
+/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT),
+ * with the row of ones under it when cx->ones; when direct, x's own block
+ * (B = 1). */
 static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_t B, int64_t grp) {
     const conv_geom *g = &cx->g;
     if (cx->direct) return at(cx, X, n0, g->c, grp * g->cg, g->IN);
@@ -277,9 +379,10 @@ static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_
     for (int64_t b = 0; b < B; b++) {
         const char *xb = at(cx, X, n0 + b, g->c, grp * g->cg, g->IN);
         char *cb = col + (size_t)(b * g->OUT) * cx->esz;
-        if (cx->dt == MG_FLOAT32) im2col_f32((float *)cb, B * g->OUT, (const float *)xb, g);
-        else im2col_f64((double *)cb, B * g->OUT, (const double *)xb, g);
+        im2col(cb, B * g->OUT, xb, g, cx->esz);
     }
+    if (cx->ones)
+        fill_row(cx->dt, col + (size_t)(g->cg * g->K * B * g->OUT) * cx->esz, 1.0, B * g->OUT);
     return col;
 }
 
@@ -308,63 +411,83 @@ static mg_tensor *dense(mg_tensor *a) {
 }
 
 /* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
-static void fill_bias(const conv_ctx *cx, char *y, const mg_tensor *b) {
-    const conv_geom *g = &cx->g;
-    for (int64_t n = 0; n < g->n; n++)
-        for (int64_t f = 0; f < g->f; f++) {
-            double v = mg_get_flat(b, f);
-            char *row = y + (size_t)((n * g->f + f) * g->OUT) * cx->esz;
-            for (int64_t o = 0; o < g->OUT; o++) {
-                if (cx->dt == MG_FLOAT32) ((float *)row)[o] = (float)v;
-                else ((double *)row)[o] = v;
-            }
-        }
-}
-
-/* y[n0 .. n0 + B) (+)= W_grp columns, per group */
+/* y[n0 .. n0 + B) = W_grp columns (+ b), per group.  Every entry of those
+ * samples' rows is written (y comes uninitialised).  W has cx->ckb entries
+ * per row: with cx->ones its last is the bias, which the GEMM adds; the
+ * direct path fills y with the bias first (beta = 1). */
 static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *W, char *Y,
-                       bool bias) {
+                       const mg_tensor *bias) {
     const conv_geom *g = &cx->g;
     int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
-    int64_t ck = g->cg * g->K;
+    int64_t kk = cx->ckb;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
-        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
-        if (B == 1) {
-            gemm(cx->dt, false, false, g->fg, g->OUT, ck, wg, ck, src, g->OUT, bias ? 1.0 : 0.0,
-                 (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT), g->OUT);
+        const char *wg = W + (size_t)(grp * g->fg * kk) * cx->esz;
+        if (B == 1) { /* straight into y */
+            bool fill = bias && !cx->ones;
+            char *yb = (char *)at(cx, Y, n0, g->f, grp * g->fg, g->OUT);
+            for (int64_t f = 0; f < g->fg && fill; f++)
+                fill_row(cx->dt, yb + (size_t)(f * g->OUT) * cx->esz,
+                         mg_get_flat(bias, grp * g->fg + f), g->OUT);
+            gemm(cx->dt, false, false, g->fg, g->OUT, kk, wg, kk, src, g->OUT, fill ? 1.0 : 0.0,
+                 yb, g->OUT);
             continue;
         }
         char *rows = rows_of(cx);
-        gemm(cx->dt, false, false, g->fg, ld, ck, wg, ck, src, ld, 0.0, rows, ld);
+        gemm(cx->dt, false, false, g->fg, ld, kk, wg, kk, src, ld, 0.0, rows, ld);
         for (int64_t f = 0; f < g->fg; f++)
-            for (int64_t b = 0; b < B; b++) {
-                char *dst = (char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT);
-                const char *r = rows + (size_t)((f * B + b) * g->OUT) * cx->esz;
-                if (bias) add_into(cx->dt, dst, r, g->OUT);
-                else memcpy(dst, r, (size_t)g->OUT * cx->esz);
-            }
+            for (int64_t b = 0; b < B; b++)
+                memcpy((char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT),
+                       rows + (size_t)((f * B + b) * g->OUT) * cx->esz, (size_t)g->OUT * cx->esz);
     }
+}
+
+/* The filters with the bias as one more column (F x (cg K + 1)), for the
+ * GEMMs of a forward with cx->ones. */
+static char *filters_with_bias(const conv_ctx *cx, const char *W, const mg_tensor *b) {
+    int64_t ck = cx->g.cg * cx->g.K, f = cx->g.f;
+    char *wb = malloc((size_t)(f * (ck + 1)) * cx->esz);
+    if (!wb) {
+        mg_seterr(MG_ENOMEM, "convolution: out of memory for the filters");
+        return NULL;
+    }
+    for (int64_t r = 0; r < f; r++) {
+        char *row = wb + (size_t)(r * (ck + 1)) * cx->esz;
+        memcpy(row, W + (size_t)(r * ck) * cx->esz, (size_t)ck * cx->esz);
+        fill_row(cx->dt, row + (size_t)ck * cx->esz, mg_get_flat(b, r), 1);
+    }
+    return wb;
 }
 
 static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
-    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype)) goto done;
+    char *wb = NULL;
+    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype, b != NULL)) goto done;
     const conv_geom *g = &cx.g;
     int64_t shape[5] = {g->n, g->f};
     for (int i = 0; i < g->d; i++) shape[2 + i] = g->out[3 - g->d + i];
-    if (!(y = mg_zeros(g->d + 2, shape, cx.dt))) goto done;
+    if (!(y = mg_empty(g->d + 2, shape, cx.dt))) goto done;
     if (mg_numel(y) == 0) goto done;
-    if (b) fill_bias(&cx, mg_data_ptr(y), b);
-    if (g->cg * g->K == 0) goto done; /* no input channels: y = b (or 0) */
-    const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
     char *Yp = mg_data_ptr(y);
+    if (g->cg * g->K == 0) { /* no input channels: y = b (or 0) */
+        for (int64_t r = 0; r < g->n * g->f; r++)
+            fill_row(cx.dt, Yp + (size_t)(r * g->OUT) * cx.esz, b ? mg_get_flat(b, r % g->f) : 0.0,
+                     g->OUT);
+        goto done;
+    }
+    const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
+    if (cx.ones && !(Wp = wb = filters_with_bias(&cx, Wp, b))) {
+        mg_release(y);
+        y = NULL;
+        goto done;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
 #endif
-    for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b != NULL);
+    for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b);
 done:
+    free(wb);
     ctx_free(&cx);
     mg_release(X);
     mg_release(W);
@@ -377,20 +500,20 @@ static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const cha
     int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *gr = grad_rows(cx, G, n0, B, grp);
         const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
         if (cx->direct) { /* B = 1: the product is the gradient itself */
-            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, gr, g->OUT, 0.0,
-                 (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
+            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, grad_rows(cx, G, n0, 1, grp),
+                 g->OUT, 0.0, (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
             continue;
         }
         char *col = cols_of(cx);
-        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, gr, ld, 0.0, col, ld);
-        for (int64_t b = 0; b < B; b++) {
+        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, G, n0, B, grp), ld, 0.0,
+             col, ld);
+        for (int64_t b = 0; b < B; b++) { /* gx comes uninitialised: zero, then add */
             char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
             const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
-            if (cx->dt == MG_FLOAT32) col2im_f32((float *)gxb, (const float *)cb, ld, g);
-            else col2im_f64((double *)gxb, (const double *)cb, ld, g);
+            memset(gxb, 0, (size_t)(g->cg * g->IN) * cx->esz);
+            col2im(gxb, cb, ld, g, cx->dt);
         }
     }
 }
@@ -398,9 +521,13 @@ static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const cha
 static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
-    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype)) goto done;
-    if (!(gx = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
-    if (mg_numel(gx) == 0 || cx.g.fg == 0) goto done;
+    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false)) goto done;
+    if (!(gx = mg_empty(p->ndim, p->shape, cx.dt))) goto done;
+    if (mg_numel(gx) == 0) goto done;
+    if (cx.g.fg == 0) { /* no filters: no gradient */
+        memset(mg_data_ptr(gx), 0, (size_t)mg_numel(gx) * cx.esz);
+        goto done;
+    }
     const char *Gp = mg_data_ptr(G), *Wp = mg_data_ptr(W);
     char *GXp = mg_data_ptr(gx);
 #ifdef _OPENMP
@@ -415,39 +542,56 @@ done:
 }
 
 /* ---- conv_weight: gw = conv_weight(x, g), the transpose in w ------------------------ */
-/* Adds a chunk's contribution to gw (fg x cg K per group). */
-static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *G, char *GW) {
+/* Adds a chunk's contribution to gwt, gw transposed (cg K x fg per group):
+ * columns times g's rows transposed (a little faster in OpenBLAS than
+ * g's rows times the columns transposed). */
+static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *G, char *GWT) {
     const conv_geom *g = &cx->g;
     int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
     int64_t ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *src = columns(cx, X, n0, B, grp);
         const char *gr = grad_rows(cx, G, n0, B, grp);
-        gemm(cx->dt, false, true, g->fg, ck, ld, gr, ld, src, ld, 1.0,
-             GW + (size_t)(grp * g->fg * ck) * cx->esz, ck);
+        gemm(cx->dt, false, true, ck, g->fg, ld, src, ld, gr, ld, 1.0,
+             GWT + (size_t)(grp * g->fg * ck) * cx->esz, g->fg);
     }
 }
 
-/* With several threads each sums its chunks into its own copy of gw. */
+/* gw[grp][f][k] = gwt[grp][k][f] */
+static void untranspose(const conv_ctx *cx, char *GW, const char *GWT) {
+    int64_t fg = cx->g.fg, ck = cx->g.cg * cx->g.K;
+    for (int64_t grp = 0; grp < cx->g.groups; grp++) {
+        size_t off = (size_t)(grp * fg * ck);
+        for (int64_t f = 0; f < fg; f++)
+            for (int64_t k = 0; k < ck; k++) {
+                size_t to = off + (size_t)(f * ck + k), from = off + (size_t)(k * fg + f);
+                if (cx->dt == MG_FLOAT32) ((float *)GW)[to] = ((const float *)GWT)[from];
+                else ((double *)GW)[to] = ((const double *)GWT)[from];
+            }
+    }
+}
+
+/* Each thread sums its chunks into its own (transposed) copy of gw; the
+ * copies are added up, then transposed into gw. */
 static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
     int64_t nw = mg_numel(gw);
     int nt = cx->nthreads;
-    char *GW = mg_data_ptr(gw);
-    if (nt <= 1) {
-        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, GW);
-        return MG_OK;
-    }
     char *part = calloc((size_t)nt * (size_t)nw, cx->esz);
     if (!part) return mg_seterr(MG_ENOMEM, "convolution: out of memory for weight gradients");
+    if (nt <= 1) {
+        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, part);
+    } else {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
-    {
-        char *mine = part + (size_t)omp_get_thread_num() * (size_t)nw * cx->esz;
+        {
+            char *mine = part + (size_t)omp_get_thread_num() * (size_t)nw * cx->esz;
 #pragma omp for schedule(static)
-        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, mine);
-    }
+            for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, mine);
+        }
 #endif
-    for (int t = 0; t < nt; t++) add_into(cx->dt, GW, part + (size_t)t * (size_t)nw * cx->esz, nw);
+        for (int t = 1; t < nt; t++) add_into(cx->dt, part, part + (size_t)t * (size_t)nw * cx->esz, nw);
+    }
+    untranspose(cx, mg_data_ptr(gw), part);
     free(part);
     return MG_OK;
 }
@@ -455,8 +599,8 @@ static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_
 static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(in[0]), *G = X ? dense(in[1]) : NULL, *gw = NULL;
-    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype)) goto done;
-    if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done;
+    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype, false)) goto done;
+    if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done; /* zeros: also for n = 0 */
     if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
     if (weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
         mg_release(gw);

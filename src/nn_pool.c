@@ -2,10 +2,11 @@
  * a tensor (every leading axis, e.g. N and C, is a separate "plane").
  *
  * max_pool = a search for the arg-max of each window (done once, in the
- * forward; first maximum on ties, NaN wins) giving an int64 tensor of
- * offsets within the plane, then the op pool_gather(x, idx).  The offsets
- * stay in the recorded node as its second input, so backward reads them
- * instead of searching again: the gradient of pool_gather is
+ * forward, in one pass; first maximum on ties, NaN wins) giving an int64
+ * tensor of offsets within the plane and the maxima, then the op
+ * pool_gather(x, idx), which takes those maxima rather than gathering.
+ * The offsets stay in the recorded node as its second input, so backward
+ * reads them instead of searching again: the gradient of pool_gather is
  * pool_scatter(g, idx) (adds g into zeros at idx) and the gradient of that
  * is pool_gather again, so create_graph works.
  * avg_pool and its transpose avg_pool_grad are each other's gradients; zero
@@ -100,11 +101,17 @@ static mg_tensor *dense(mg_tensor *a) {
 
 /* ---- kernels, one plane at a time --------------------------------------------- */
 /* ---- max: the arg-max search ---------------------------------------------------
- * Output rows (axes 0 and 1 of the padded 3) are searched one at a time;
- * along the innermost axis each tap covers a run of outputs [lo, hi) that
- * reads the input at o * s + base, so the loops over o have no branches
- * (random data would defeat the branch predictor).  Two passes: the
- * maximum of each window (NaN wins), then its first place in the window. */
+ * One pass over each window in its row-major order keeps the maximum and
+ * its place: a tap replaces the best so far when it is larger, or when it
+ * is NaN and the best is not (so NaN wins its window and ties go to the
+ * first maximum).  The forward writes both the maximum (the output) and
+ * its place (an offset within the plane).
+ * General path: output rows (axes 0 and 1 of the padded 3) are searched one
+ * at a time; along the innermost axis each tap covers a run of outputs
+ * [lo, hi) that reads the input at o * s + base, so the loops over o have
+ * no branches (random data would defeat the branch predictor).
+ * Fast path (2 x 2 windows, stride 2, no padding): the four taps of each
+ * window read directly. */
 typedef struct {
     int64_t base, lo, hi;
 } tap_run;
@@ -124,59 +131,150 @@ static int64_t row_of(const pool_geom *g, int64_t oa, int64_t ob, int64_t ta, in
     return (ia * g->in[1] + ib) * g->in[2];
 }
 
+/* General path: one tap's run of outputs (input src[o s + base], offset
+ * row + o s + base in the plane).  A tap is taken when nothing is yet
+ * (arg < 0), when it is larger, or when it is NaN and the best so far is
+ * not.  Inlined with s = 1 and s = 2, so those loops are vectorized. */
+static inline void update_run_f32(const float *restrict src, int64_t s, tap_run r, int64_t row,
+                                  float *restrict best, int64_t *restrict arg) {
+    for (int64_t o = r.lo; o < r.hi; o++) {
+        float v = src[o * s + r.base], b = best[o];
+        int64_t a = arg[o];
+        bool take = a < 0 || v > b || (v != v && b == b);
+        best[o] = take ? v : b;
+        arg[o] = take ? row + o * s + r.base : a;
+    }
+}
+static inline void update_run_f64(const double *restrict src, int64_t s, tap_run r, int64_t row,
+                                  double *restrict best, int64_t *restrict arg) {
+    for (int64_t o = r.lo; o < r.hi; o++) {
+        double v = src[o * s + r.base], b = best[o];
+        int64_t a = arg[o];
+        bool take = a < 0 || v > b || (v != v && b == b);
+        best[o] = take ? v : b;
+        arg[o] = take ? row + o * s + r.base : a;
+    }
+}
+
+/* General path: output row (oa, ob) of one plane into best and arg. */
 static void argmax_row_f32(const float *x, const pool_geom *g, int64_t oa, int64_t ob,
-                           float *best, int64_t *arg) {
+                           float *restrict best, int64_t *restrict arg) {
     int64_t s = g->s[2];
     for (int64_t o = 0; o < g->out[2]; o++) {
         best[o] = -INFINITY;
         arg[o] = -1;
     }
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++) {
-                int64_t row = row_of(g, oa, ob, ta, tb);
-                if (row < 0) continue;
-                const float *src = x + row;
-                for (int64_t tc = 0; tc < g->k[2]; tc++) {
-                    tap_run r = run_of(g, tc);
-                    for (int64_t o = r.lo; o < r.hi; o++) {
-                        float v = src[o * s + r.base], b = best[o];
-                        if (pass == 0) {
-                            best[o] = (v > b) | (v != v) ? v : b;
-                        } else {
-                            int hit = (arg[o] < 0) & ((v == b) | ((v != v) & (b != b)));
-                            arg[o] = hit ? row + o * s + r.base : arg[o];
-                        }
-                    }
-                }
+    for (int64_t ta = 0; ta < g->k[0]; ta++)
+        for (int64_t tb = 0; tb < g->k[1]; tb++) {
+            int64_t row = row_of(g, oa, ob, ta, tb);
+            if (row < 0) continue;
+            const float *src = x + row;
+            for (int64_t tc = 0; tc < g->k[2]; tc++) {
+                tap_run r = run_of(g, tc);
+                if (s == 1) update_run_f32(src, 1, r, row, best, arg);
+                else if (s == 2) update_run_f32(src, 2, r, row, best, arg);
+                else update_run_f32(src, s, r, row, best, arg);
             }
+        }
 }
 static void argmax_row_f64(const double *x, const pool_geom *g, int64_t oa, int64_t ob,
-                           double *best, int64_t *arg) {
+                           double *restrict best, int64_t *restrict arg) {
     int64_t s = g->s[2];
     for (int64_t o = 0; o < g->out[2]; o++) {
         best[o] = -INFINITY;
         arg[o] = -1;
     }
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t ta = 0; ta < g->k[0]; ta++)
-            for (int64_t tb = 0; tb < g->k[1]; tb++) {
-                int64_t row = row_of(g, oa, ob, ta, tb);
-                if (row < 0) continue;
-                const double *src = x + row;
-                for (int64_t tc = 0; tc < g->k[2]; tc++) {
-                    tap_run r = run_of(g, tc);
-                    for (int64_t o = r.lo; o < r.hi; o++) {
-                        double v = src[o * s + r.base], b = best[o];
-                        if (pass == 0) {
-                            best[o] = (v > b) | (v != v) ? v : b;
-                        } else {
-                            int hit = (arg[o] < 0) & ((v == b) | ((v != v) & (b != b)));
-                            arg[o] = hit ? row + o * s + r.base : arg[o];
-                        }
-                    }
-                }
+    for (int64_t ta = 0; ta < g->k[0]; ta++)
+        for (int64_t tb = 0; tb < g->k[1]; tb++) {
+            int64_t row = row_of(g, oa, ob, ta, tb);
+            if (row < 0) continue;
+            const double *src = x + row;
+            for (int64_t tc = 0; tc < g->k[2]; tc++) {
+                tap_run r = run_of(g, tc);
+                if (s == 1) update_run_f64(src, 1, r, row, best, arg);
+                else if (s == 2) update_run_f64(src, 2, r, row, best, arg);
+                else update_run_f64(src, s, r, row, best, arg);
             }
+        }
+}
+
+/* Fast path, 2 x 2 windows with stride 2: input rows r0 and r1 = r0 + w
+ * (r0 at offset start in the plane) give n outputs (the compiler
+ * vectorizes this loop). */
+static void max2x2_row_f32(const float *restrict r0, int64_t w, int64_t start, int64_t n,
+                           float *restrict y, int64_t *restrict arg) {
+    const float *restrict r1 = r0 + w;
+    for (int64_t o = 0; o < n; o++) {
+        float a = r0[2 * o], b = r0[2 * o + 1], c = r1[2 * o], d = r1[2 * o + 1];
+        float best = a;
+        int64_t t = 0;
+        if (b > best || (b != b && best == best)) {
+            best = b;
+            t = 1;
+        }
+        if (c > best || (c != c && best == best)) {
+            best = c;
+            t = w;
+        }
+        if (d > best || (d != d && best == best)) {
+            best = d;
+            t = w + 1;
+        }
+        y[o] = best;
+        arg[o] = start + 2 * o + t;
+    }
+}
+static void max2x2_row_f64(const double *restrict r0, int64_t w, int64_t start, int64_t n,
+                           double *restrict y, int64_t *restrict arg) {
+    const double *restrict r1 = r0 + w;
+    for (int64_t o = 0; o < n; o++) {
+        double a = r0[2 * o], b = r0[2 * o + 1], c = r1[2 * o], d = r1[2 * o + 1];
+        double best = a;
+        int64_t t = 0;
+        if (b > best || (b != b && best == best)) {
+            best = b;
+            t = 1;
+        }
+        if (c > best || (c != c && best == best)) {
+            best = c;
+            t = w;
+        }
+        if (d > best || (d != d && best == best)) {
+            best = d;
+            t = w + 1;
+        }
+        y[o] = best;
+        arg[o] = start + 2 * o + t;
+    }
+}
+
+/* The fast path's geometry: 2 x 2 windows, stride 2, no padding, along the
+ * last two axes (a window of one along axis 0 of the padded 3). */
+static bool is_2x2(const pool_geom *g) {
+    return g->k[0] == 1 && g->k[1] == 2 && g->k[2] == 2 && g->s[1] == 2 && g->s[2] == 2 &&
+           g->pad[0] == 0 && g->pad[1] == 0 && g->pad[2] == 0;
+}
+
+/* One plane: the maxima into y, their places into arg. */
+static void argmax_plane_f32(const float *x, const pool_geom *g, float *y, int64_t *arg) {
+    bool two = is_2x2(g);
+    for (int64_t oa = 0; oa < g->out[0]; oa++)
+        for (int64_t ob = 0; ob < g->out[1]; ob++) {
+            int64_t at = (oa * g->out[1] + ob) * g->out[2];
+            int64_t start = (oa * g->s[0] * g->in[1] + ob * 2) * g->in[2]; /* when two */
+            if (two) max2x2_row_f32(x + start, g->in[2], start, g->out[2], y + at, arg + at);
+            else argmax_row_f32(x, g, oa, ob, y + at, arg + at);
+        }
+}
+static void argmax_plane_f64(const double *x, const pool_geom *g, double *y, int64_t *arg) {
+    bool two = is_2x2(g);
+    for (int64_t oa = 0; oa < g->out[0]; oa++)
+        for (int64_t ob = 0; ob < g->out[1]; ob++) {
+            int64_t at = (oa * g->out[1] + ob) * g->out[2];
+            int64_t start = (oa * g->s[0] * g->in[1] + ob * 2) * g->in[2]; /* when two */
+            if (two) max2x2_row_f64(x + start, g->in[2], start, g->out[2], y + at, arg + at);
+            else argmax_row_f64(x, g, oa, ob, y + at, arg + at);
+        }
 }
 
 /* ---- average pooling kernels (one plane; plan as above) ------------------------- */
@@ -216,35 +314,34 @@ static void avg_grad_f64(const double *gy, const int32_t *plan, const pool_geom 
     }
 }
 
-/* ---- the arg-max search (not an op: its result is an int64 constant) -------------- */
-static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p) {
+/* ---- the arg-max search (not an op: its result is an int64 constant) --------------
+ * It also writes the maxima (*yp), which pool_gather(x, idx) would read
+ * again: mg_max_pool hands them to gather_fw through `found` below. */
+static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p, mg_tensor **yp) {
     pool_geom g;
     int64_t shape[MG_MAXDIM];
     geom_make(x->ndim, x->shape, p, &g);
     out_shape(x->ndim, x->shape, &g, shape);
     mg_tensor *X = dense(x), *idx = X ? mg_empty(x->ndim, shape, MG_INT64) : NULL;
-    void *best = idx ? malloc((size_t)g.out[2] * 8) : NULL;
-    if (!best) {
-        if (idx) mg_seterr(MG_ENOMEM, "max_pool: out of memory");
+    mg_tensor *y = idx ? mg_empty(x->ndim, shape, x->dtype) : NULL;
+    if (!y) {
         mg_release(idx);
-        idx = NULL;
-        goto done;
+        mg_release(X);
+        return NULL;
     }
     const char *xp = mg_data_ptr(X);
+    char *yp_ = mg_data_ptr(y);
     int64_t *ip = mg_data_ptr(idx);
     size_t es = mg_dtype_size(x->dtype);
     for (int64_t pl = 0; pl < g.planes; pl++) {
         const char *xpl = xp + (size_t)(pl * g.IN) * es;
-        for (int64_t oa = 0; oa < g.out[0]; oa++)
-            for (int64_t ob = 0; ob < g.out[1]; ob++) {
-                int64_t *arg = ip + pl * g.OUT + (oa * g.out[1] + ob) * g.out[2];
-                if (x->dtype == MG_FLOAT32) argmax_row_f32((const float *)xpl, &g, oa, ob, best, arg);
-                else argmax_row_f64((const double *)xpl, &g, oa, ob, best, arg);
-            }
+        char *ypl = yp_ + (size_t)(pl * g.OUT) * es;
+        if (x->dtype == MG_FLOAT32)
+            argmax_plane_f32((const float *)xpl, &g, (float *)ypl, ip + pl * g.OUT);
+        else argmax_plane_f64((const double *)xpl, &g, (double *)ypl, ip + pl * g.OUT);
     }
-done:
-    free(best);
     mg_release(X);
+    *yp = y;
     return idx;
 }
 
@@ -256,8 +353,20 @@ static int64_t trailing(const mg_tensor *t, int d) {
     return n;
 }
 
+/* The maxima found with idx by mg_max_pool's search, for the pool_gather it
+ * applies next (this thread; cleared right after). */
+static _Thread_local struct {
+    const mg_tensor *x, *idx;
+    mg_tensor *y;
+} found;
+
 /* y[plane, o] = x[plane, idx[plane, o]] */
 static mg_tensor *gather_fw(mg_tensor **in, const mg_params *p) {
+    if (found.y && in[0] == found.x && in[1] == found.idx) { /* already gathered */
+        mg_tensor *y = found.y;
+        found.y = NULL;
+        return y;
+    }
     mg_tensor *X = dense(in[0]), *idx = in[1];
     mg_tensor *y = X ? mg_empty(idx->ndim, idx->shape, X->dtype) : NULL;
     if (!y) goto done;
@@ -280,15 +389,18 @@ done:
     return y;
 }
 
-/* gx = zeros of shape p->shape; gx[plane, idx[plane, o]] += g[plane, o] */
+/* gx = zeros of shape p->shape; gx[plane, idx[plane, o]] += g[plane, o]
+ * (each plane zeroed just before its scatter, while it is in cache) */
 static mg_tensor *scatter_fw(mg_tensor **in, const mg_params *p) {
     mg_tensor *G = dense(in[0]), *idx = in[1];
-    mg_tensor *gx = G ? mg_zeros(p->ndim, p->shape, G->dtype) : NULL;
+    mg_tensor *gx = G ? mg_empty(p->ndim, p->shape, G->dtype) : NULL;
     if (!gx) goto done;
     int64_t IN = trailing(gx, p->axis), OUT = trailing(idx, p->axis);
-    int64_t planes = OUT ? mg_numel(G) / OUT : 0;
+    int64_t planes = IN ? mg_numel(gx) / IN : 0;
+    size_t es = mg_dtype_size(G->dtype);
     const int64_t *ip = mg_data_ptr(idx);
     for (int64_t pl = 0; pl < planes; pl++, ip += OUT) {
+        memset((char *)mg_data_ptr(gx) + (size_t)(pl * IN) * es, 0, (size_t)IN * es);
         if (G->dtype == MG_FLOAT32) {
             const float *g = (const float *)mg_data_ptr(G) + pl * OUT;
             float *o = (float *)mg_data_ptr(gx) + pl * IN;
@@ -453,8 +565,15 @@ mg_tensor *mg_max_pool(mg_tensor *x, int nd, const int64_t *pool, const int64_t 
                        const int64_t *padding) {
     mg_params p;
     if (pool_params("max_pool", x, nd, pool, stride, padding, &p)) return NULL;
-    mg_tensor *idx = argmax_pool(x, &p);
-    mg_tensor *y = idx ? apply_idx(&op_pool_gather, x, idx, &p) : NULL;
+    mg_tensor *ymax = NULL, *idx = argmax_pool(x, &p, &ymax);
+    if (!idx) return NULL;
+    found.x = x;
+    found.idx = idx;
+    found.y = ymax;
+    mg_tensor *y = apply_idx(&op_pool_gather, x, idx, &p);
+    mg_release(found.y); /* not taken (or NULL) */
+    found.x = found.idx = NULL;
+    found.y = NULL;
     mg_release(idx);
     return y;
 }

@@ -83,7 +83,10 @@ static mg_tensor *matmul_fw(mg_tensor **in, const mg_params *p) {
     }
     shape[nbatch] = m;
     shape[nbatch + 1] = n;
-    mg_tensor *out = mg_zeros(nbatch + 2, shape, a->dtype);
+    /* every entry is written below (BLAS with beta = 0, or the int64 loop);
+     * only an empty inner dimension leaves a product of zeros */
+    mg_tensor *out = k == 0 ? mg_zeros(nbatch + 2, shape, a->dtype)
+                            : mg_empty(nbatch + 2, shape, a->dtype);
     if (!out || m * n == 0 || k == 0) return out;
 
     mat_layout la = {0}, lb = {0};
