@@ -402,3 +402,21 @@ describe("gru", function()
     raises(function() nn.gru(x, h0, wih, whh, nil, nil, "fast") end, "gru", "option table")
   end)
 end)
+
+describe("nnet layers and closed tensors", function()
+  it("name the layer and the argument (found by the fuzzer)", function()
+    local x
+    do
+      local y <close> = mg.ones(2, 3)
+      x = y
+    end
+    local ok, err = pcall(nn.batchnorm, x)
+    assert.is_false(ok)
+    assert.are.equal("batchnorm: x: tensor used after it was closed", err)
+    ok, err = pcall(nn.dense, mg.ones(2, 3), x)
+    assert.is_false(ok)
+    assert.are.equal("dense: w: tensor used after it was closed", err)
+    ok, err = pcall(nn.gru, x, nil, x, x)
+    assert.are.equal("gru: x: tensor used after it was closed", err)
+  end)
+end)

@@ -33,7 +33,12 @@ return function(mg, core)
   end
 
   local function tensor_arg(fn, v, what)
-    if mg.is_tensor(v) then return v end
+    if mg.is_tensor(v) then
+      if not pcall(function() return v.ndim end) then
+        fail(fn, "%s: tensor used after it was closed", what)
+      end
+      return v
+    end
     local ty = type(v)
     if ty == "number" or (ty == "table" and #v > 0) then
       return mg.tensor(v, {constant = true})
