@@ -86,6 +86,13 @@ struct mg_opdef {
 typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
 #define MG_PARALLEL_MIN ((int64_t)1 << 19)
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
+/* fn(ctx, part, begin, end) over contiguous ranges of [0, nitems) split
+ * among mg_parallel_parts(nitems) = min(mg_num_threads(), nitems) threads
+ * (part 0 on the caller), for a few heavy items (even 2); OpenBLAS runs
+ * single-threaded inside. */
+typedef void (*mg_part_fn)(void *ctx, int part, int64_t begin, int64_t end);
+int mg_parallel_parts(int64_t nitems);
+void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx);
 
 /* ops.c: the dispatcher every op goes through. */
 mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p);

@@ -22,9 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* ---- geometry ------------------------------------------------------------------ */
 /* Sizes padded to 3 spatial axes (missing leading axes have size 1). */
@@ -180,41 +177,39 @@ static void im2col_tap(char *d, const char *x, const conv_geom *g, const tap_run
     zero_bytes(d + plane * (size_t)ra.hi, plane * (size_t)(g->out[0] - ra.hi));
 }
 
-/* One sample's cg channels x into its columns (ld entries per row; row
- * c K + tap).  Taps outside, channels inside: the runs are the same for
- * every channel. */
-static void im2col(char *col, int64_t ld, const char *x, const conv_geom *g, size_t es) {
-    int64_t tap = 0;
-    for (int64_t ta = 0; ta < g->k[0]; ta++)
-        for (int64_t tb = 0; tb < g->k[1]; tb++)
-            for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
-                tap_runs t = runs_of(g, ta, tb, tc);
-                for (int64_t c = 0; c < g->cg; c++)
-                    im2col_tap(col + (size_t)((c * g->K + tap) * ld) * es,
-                               x + (size_t)(c * g->IN) * es, g, &t, es);
-            }
+/* The columns of B samples (x points at the first sample's first channel of
+ * the group, xs entries apart from one sample to the next): row c K + tap,
+ * ld = B OUT entries per row, sample b's OUT columns from b OUT on.  Each
+ * row is written from start to end, while the B input planes of channel c
+ * stay in the cache for its taps. */
+static void im2col(char *col, int64_t ld, const char *x, int64_t xs, int64_t B, const conv_geom *g,
+                   size_t es) {
+    for (int64_t c = 0; c < g->cg; c++) {
+        int64_t tap = 0;
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
+                    tap_runs t = runs_of(g, ta, tb, tc);
+                    char *row = col + (size_t)((c * g->K + tap) * ld) * es;
+                    for (int64_t b = 0; b < B; b++)
+                        im2col_tap(row + (size_t)(b * g->OUT) * es,
+                                   x + (size_t)(b * xs + c * g->IN) * es, g, &t, es);
+                }
+    }
 }
 
-/* dst[o * s] += d[o] for o < n (the stride-1 loop unrolled by 4 for short runs) */
+/* dst[o * s] += d[o] for o < n */
 static inline void add_run_f32(float *restrict dst, const float *restrict d, int64_t s, int64_t n) {
-    int64_t o = 0;
     if (s == 1)
-        for (; o + 4 <= n; o += 4) {
-            dst[o] += d[o];
-            dst[o + 1] += d[o + 1];
-            dst[o + 2] += d[o + 2];
-            dst[o + 3] += d[o + 3];
-        }
-    for (; o < n; o++) dst[o * s] += d[o];
+        for (int64_t o = 0; o < n; o++) dst[o] += d[o];
+    else
+        for (int64_t o = 0; o < n; o++) dst[o * s] += d[o];
 }
 static inline void add_run_f64(double *restrict dst, const double *restrict d, int64_t s, int64_t n) {
-    int64_t o = 0;
     if (s == 1)
-        for (; o + 2 <= n; o += 2) {
-            dst[o] += d[o];
-            dst[o + 1] += d[o + 1];
-        }
-    for (; o < n; o++) dst[o * s] += d[o];
+        for (int64_t o = 0; o < n; o++) dst[o] += d[o];
+    else
+        for (int64_t o = 0; o < n; o++) dst[o * s] += d[o];
 }
 
 /* Tap (ta, tb, tc)'s column row d added into one input channel's gradient gx. */
@@ -243,22 +238,28 @@ static void col2im_tap_f64(double *gx, const double *d, const conv_geom *g, cons
     }
 }
 
-/* One sample's columns (ld entries per row) added into its cg channels'
- * gradient gx (taps outside, as im2col). */
-static void col2im(char *gx, const char *col, int64_t ld, const conv_geom *g, mg_dtype dt) {
+/* The columns of B samples (laid out as im2col's) summed into their
+ * input gradient gx (the first sample's first channel of the group, xs
+ * entries between samples), which is written over: zeroed first. */
+static void col2im(char *gx, int64_t xs, const char *col, int64_t ld, int64_t B, const conv_geom *g,
+                   mg_dtype dt) {
     size_t es = mg_dtype_size(dt);
-    int64_t tap = 0;
-    for (int64_t ta = 0; ta < g->k[0]; ta++)
-        for (int64_t tb = 0; tb < g->k[1]; tb++)
-            for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
-                tap_runs t = runs_of(g, ta, tb, tc);
-                for (int64_t c = 0; c < g->cg; c++) {
-                    char *gc = gx + (size_t)(c * g->IN) * es;
-                    const char *d = col + (size_t)((c * g->K + tap) * ld) * es;
-                    if (dt == MG_FLOAT32) col2im_tap_f32((float *)gc, (const float *)d, g, &t);
-                    else col2im_tap_f64((double *)gc, (const double *)d, g, &t);
+    for (int64_t c = 0; c < g->cg; c++) {
+        for (int64_t b = 0; b < B; b++) memset(gx + (size_t)(b * xs + c * g->IN) * es, 0, (size_t)g->IN * es);
+        int64_t tap = 0;
+        for (int64_t ta = 0; ta < g->k[0]; ta++)
+            for (int64_t tb = 0; tb < g->k[1]; tb++)
+                for (int64_t tc = 0; tc < g->k[2]; tc++, tap++) {
+                    tap_runs t = runs_of(g, ta, tb, tc);
+                    const char *row = col + (size_t)((c * g->K + tap) * ld) * es;
+                    for (int64_t b = 0; b < B; b++) {
+                        char *gc = gx + (size_t)(b * xs + c * g->IN) * es;
+                        const char *d = row + (size_t)(b * g->OUT) * es;
+                        if (dt == MG_FLOAT32) col2im_tap_f32((float *)gc, (const float *)d, g, &t);
+                        else col2im_tap_f64((double *)gc, (const double *)d, g, &t);
+                    }
                 }
-            }
+    }
 }
 
 /* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit int. */
@@ -289,28 +290,42 @@ typedef struct {
     bool direct;       /* 1x1 taps, stride 1, no padding: a channel block is its own columns */
     bool ones;         /* the columns end with a row of ones, for the bias (forward) */
     int64_t ckb;       /* rows of the column matrix: cg K, + 1 with the row of ones */
-    int64_t chunk;     /* samples per GEMM */
-    int64_t nchunks;
-    int nthreads;
-    char *scratch;     /* per thread: columns (ckb x chunk OUT), rows (fg x chunk OUT) */
-    size_t per_thread; /* bytes of scratch per thread */
+    int64_t chunk;     /* samples in the largest chunk (one GEMM per chunk and group) */
+    int64_t nchunks;   /* chunks: the samples dealt out evenly (sizes differ by at most 1) */
+    char *scratch;     /* per part (thread): columns (ckb x chunk OUT), rows (fg x chunk OUT) */
+    size_t per_part;   /* bytes of scratch per part */
 } conv_ctx;
 
-/* Samples per GEMM: small outputs (deep layers) are batched so each GEMM is
- * about 1024 columns wide, within 4 MiB of scratch. */
-static int64_t pick_chunk(const conv_geom *g, size_t esz, bool direct) {
-    if (direct || g->n <= 1) return 1;
+/* The first of k even shares of n things (share i of k; the larger shares first). */
+static int64_t share_begin(int64_t n, int64_t k, int64_t i) {
+    int64_t rem = n % k;
+    return (n / k) * i + (i < rem ? i : rem);
+}
+
+/* The chunks: small outputs (deep layers) are batched so each GEMM is
+ * about 1024 columns wide, within 4 MiB of scratch; the number of chunks
+ * is made even, so that two threads get equal shares.  They depend on the
+ * shapes only, never on the thread count: every GEMM, and so every result,
+ * is the same whatever the threads. */
+static void pick_chunks(conv_ctx *cx) {
+    const conv_geom *g = &cx->g;
+    cx->chunk = 1;
+    cx->nchunks = g->n;
+    if (cx->direct || g->n <= 1) return;
     int64_t b = (1024 + g->OUT - 1) / g->OUT;
-    double per = (double)(g->cg * g->K + g->fg) * (double)g->OUT * (double)esz;
+    double per = (double)(g->cg * g->K + g->fg) * (double)g->OUT * (double)cx->esz;
     int64_t cap = (int64_t)((double)(4 << 20) / per);
     if (b > cap) b = cap;
-    if (b > g->n) b = g->n;
-    return b < 1 ? 1 : b;
+    if (b < 1) b = 1;
+    int64_t nc = b >= g->n ? 1 : (g->n + b - 1) / b;
+    if (nc > 1 && nc % 2 && nc < g->n) nc++;
+    cx->nchunks = nc;
+    cx->chunk = (g->n + nc - 1) / nc;
 }
 
 /* ones: a row of ones under the columns (for a bias), where there is im2col */
-static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
-                    mg_dtype dt, bool ones) {
+static void ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg_params *p,
+                     mg_dtype dt, bool ones) {
     const conv_geom *g = &cx->g;
     geom_make(xs, ws, p, &cx->g);
     cx->dt = dt;
@@ -320,39 +335,35 @@ static int ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const mg
     for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
     cx->ones = ones && !cx->direct && g->cg * g->K < INT32_MAX; /* GEMM sizes fit int */
     cx->ckb = g->cg * g->K + (cx->ones ? 1 : 0);
-    cx->chunk = pick_chunk(g, cx->esz, cx->direct);
-    cx->nchunks = (g->n + cx->chunk - 1) / cx->chunk;
-    cx->nthreads = 1;
-#ifdef _OPENMP
-    cx->nthreads = omp_get_max_threads();
-    if (cx->nthreads > cx->nchunks) cx->nthreads = (int)(cx->nchunks > 0 ? cx->nchunks : 1);
-#endif
+    pick_chunks(cx);
     int64_t cols = cx->direct ? 0 : cx->ckb, rows = cx->chunk > 1 ? g->fg : 0;
-    cx->per_thread = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
-    if (cx->per_thread && !(cx->scratch = malloc(cx->per_thread * (size_t)cx->nthreads)))
+    cx->per_part = (size_t)((cols + rows) * cx->chunk * g->OUT) * cx->esz;
+}
+
+/* Scratch for the parts that a split of nitems items among threads makes. */
+static int scratch_alloc(conv_ctx *cx, int64_t nitems) {
+    size_t parts = (size_t)mg_parallel_parts(nitems);
+    if (cx->per_part && !(cx->scratch = malloc(cx->per_part * parts)))
         return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
-                         cx->per_thread * (size_t)cx->nthreads);
+                         cx->per_part * parts);
     return MG_OK;
 }
 
 static void ctx_free(conv_ctx *cx) { free(cx->scratch); }
 
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+/* Part part's column buffer (NULL when there is no scratch) and row buffer. */
+static char *cols_of(const conv_ctx *cx, int part) {
+    return cx->scratch ? cx->scratch + (size_t)part * cx->per_part : NULL;
+}
+static char *rows_of(const conv_ctx *cx, char *cols) {
+    int64_t n = cx->direct ? 0 : cx->ckb;
+    return cols ? cols + (size_t)(n * cx->chunk * cx->g.OUT) * cx->esz : NULL;
 }
 
-/* The calling thread's column and row buffers. */
-static char *cols_of(const conv_ctx *cx) {
-    return cx->scratch ? cx->scratch + (size_t)thread_id() * cx->per_thread : NULL;
-}
-static char *rows_of(const conv_ctx *cx) {
-    char *c = cols_of(cx);
-    int64_t cols = cx->direct ? 0 : cx->ckb;
-    return c ? c + (size_t)(cols * cx->chunk * cx->g.OUT) * cx->esz : NULL;
+/* Chunk ci: its first sample *n0 and its size *B. */
+static void chunk_span(const conv_ctx *cx, int64_t ci, int64_t *n0, int64_t *B) {
+    *n0 = share_begin(cx->g.n, cx->nchunks, ci);
+    *B = share_begin(cx->g.n, cx->nchunks, ci + 1) - *n0;
 }
 
 /* Address of channel (or filter) ch of sample n in a {N, chans, positions} array. */
@@ -369,29 +380,25 @@ static void fill_row(mg_dtype dt, void *dst, double v, int64_t n) {
         for (int64_t o = 0; o < n; o++) ((double *)dst)[o] = v;
 }
 
-/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT),
- * with the row of ones under it when cx->ones; when direct, x's own block
- * (B = 1). */
-static const char *columns(const conv_ctx *cx, const char *X, int64_t n0, int64_t B, int64_t grp) {
+/* The column matrix of group grp for samples n0 .. n0 + B - 1 (ld = B OUT)
+ * in the buffer col, with the row of ones under it when cx->ones; when
+ * direct, x's own block (B = 1). */
+static const char *columns(const conv_ctx *cx, char *col, const char *X, int64_t n0, int64_t B,
+                           int64_t grp) {
     const conv_geom *g = &cx->g;
     if (cx->direct) return at(cx, X, n0, g->c, grp * g->cg, g->IN);
-    char *col = cols_of(cx);
-    for (int64_t b = 0; b < B; b++) {
-        const char *xb = at(cx, X, n0 + b, g->c, grp * g->cg, g->IN);
-        char *cb = col + (size_t)(b * g->OUT) * cx->esz;
-        im2col(cb, B * g->OUT, xb, g, cx->esz);
-    }
+    im2col(col, B * g->OUT, at(cx, X, n0, g->c, grp * g->cg, g->IN), g->c * g->IN, B, g, cx->esz);
     if (cx->ones)
         fill_row(cx->dt, col + (size_t)(g->cg * g->K * B * g->OUT) * cx->esz, 1.0, B * g->OUT);
     return col;
 }
 
 /* g's rows of group grp for samples n0 .. n0 + B - 1 as an fg x (B OUT)
- * matrix: G itself when B = 1, else gathered into the row buffer. */
-static const char *grad_rows(const conv_ctx *cx, const char *G, int64_t n0, int64_t B, int64_t grp) {
+ * matrix: G itself when B = 1, else gathered into the row buffer rows. */
+static const char *grad_rows(const conv_ctx *cx, char *rows, const char *G, int64_t n0, int64_t B,
+                             int64_t grp) {
     const conv_geom *g = &cx->g;
     if (B == 1) return at(cx, G, n0, g->f, grp * g->fg, g->OUT);
-    char *rows = rows_of(cx);
     size_t run = (size_t)g->OUT * cx->esz;
     for (int64_t f = 0; f < g->fg; f++)
         for (int64_t b = 0; b < B; b++)
@@ -410,18 +417,28 @@ static mg_tensor *dense(mg_tensor *a) {
     return mg_full(a->ndim, a->shape, mg_get_flat(a, 0), a->dtype);
 }
 
+/* What the parts of a split over chunks (or slices of chunks) share. */
+typedef struct {
+    const conv_ctx *cx;
+    const char *a, *b;     /* x and w (forward), g and w (conv_input), x and g (conv_weight) */
+    char *out;             /* y, gx, or the partial sums of gw (conv_weight) */
+    const mg_tensor *bias; /* forward */
+    int64_t nslices;       /* conv_weight */
+} chunk_job;
+
 /* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
 /* y[n0 .. n0 + B) = W_grp columns (+ b), per group.  Every entry of those
  * samples' rows is written (y comes uninitialised).  W has cx->ckb entries
  * per row: with cx->ones its last is the bias, which the GEMM adds; the
  * direct path fills y with the bias first (beta = 1). */
-static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *W, char *Y,
-                       const mg_tensor *bias) {
+static void conv_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *X, const char *W,
+                       char *Y, const mg_tensor *bias) {
     const conv_geom *g = &cx->g;
-    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
-    int64_t kk = cx->ckb;
+    int64_t n0, B;
+    chunk_span(cx, ci, &n0, &B);
+    int64_t ld = B * g->OUT, kk = cx->ckb;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *src = columns(cx, X, n0, B, grp);
+        const char *src = columns(cx, scr, X, n0, B, grp);
         const char *wg = W + (size_t)(grp * g->fg * kk) * cx->esz;
         if (B == 1) { /* straight into y */
             bool fill = bias && !cx->ones;
@@ -433,13 +450,19 @@ static void conv_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char
                  yb, g->OUT);
             continue;
         }
-        char *rows = rows_of(cx);
+        char *rows = rows_of(cx, scr);
         gemm(cx->dt, false, false, g->fg, ld, kk, wg, kk, src, ld, 0.0, rows, ld);
         for (int64_t f = 0; f < g->fg; f++)
             for (int64_t b = 0; b < B; b++)
                 memcpy((char *)at(cx, Y, n0 + b, g->f, grp * g->fg + f, g->OUT),
                        rows + (size_t)((f * B + b) * g->OUT) * cx->esz, (size_t)g->OUT * cx->esz);
     }
+}
+
+static void conv_part(void *job, int part, int64_t c0, int64_t c1) {
+    const chunk_job *j = job;
+    char *scr = cols_of(j->cx, part);
+    for (int64_t ci = c0; ci < c1; ci++) conv_chunk(j->cx, scr, ci, j->a, j->b, j->out, j->bias);
 }
 
 /* The filters with the bias as one more column (F x (cg K + 1)), for the
@@ -463,7 +486,8 @@ static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_pa
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
     char *wb = NULL;
-    if (!W || ctx_make(&cx, x->shape, w->shape, p, x->dtype, b != NULL)) goto done;
+    if (!W) goto done;
+    ctx_make(&cx, x->shape, w->shape, p, x->dtype, b != NULL);
     const conv_geom *g = &cx.g;
     int64_t shape[5] = {g->n, g->f};
     for (int i = 0; i < g->d; i++) shape[2 + i] = g->out[3 - g->d + i];
@@ -476,16 +500,14 @@ static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_pa
                      g->OUT);
         goto done;
     }
-    const char *Xp = mg_data_ptr(X), *Wp = mg_data_ptr(W);
-    if (cx.ones && !(Wp = wb = filters_with_bias(&cx, Wp, b))) {
+    const char *Wp = mg_data_ptr(W);
+    if (scratch_alloc(&cx, cx.nchunks) || (cx.ones && !(Wp = wb = filters_with_bias(&cx, Wp, b)))) {
         mg_release(y);
         y = NULL;
         goto done;
     }
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
-#endif
-    for (int64_t ci = 0; ci < cx.nchunks; ci++) conv_chunk(&cx, ci * cx.chunk, Xp, Wp, Yp, b);
+    chunk_job job = {&cx, mg_data_ptr(X), Wp, Yp, b, 0};
+    mg_parallel_items(cx.nchunks, conv_part, &job);
 done:
     free(wb);
     ctx_free(&cx);
@@ -495,45 +517,50 @@ done:
 }
 
 /* ---- conv_input: gx = conv_input(g, w), the transpose in x ------------------------- */
-static void input_chunk(const conv_ctx *cx, int64_t n0, const char *G, const char *W, char *GX) {
+static void input_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *G, const char *W,
+                        char *GX) {
     const conv_geom *g = &cx->g;
-    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
-    int64_t ck = g->cg * g->K;
+    int64_t n0, B;
+    chunk_span(cx, ci, &n0, &B);
+    int64_t ld = B * g->OUT, ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
         const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
         if (cx->direct) { /* B = 1: the product is the gradient itself */
-            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, grad_rows(cx, G, n0, 1, grp),
+            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, grad_rows(cx, NULL, G, n0, 1, grp),
                  g->OUT, 0.0, (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
             continue;
         }
-        char *col = cols_of(cx);
-        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, G, n0, B, grp), ld, 0.0,
-             col, ld);
-        for (int64_t b = 0; b < B; b++) { /* gx comes uninitialised: zero, then add */
-            char *gxb = (char *)at(cx, GX, n0 + b, g->c, grp * g->cg, g->IN);
-            const char *cb = col + (size_t)(b * g->OUT) * cx->esz;
-            memset(gxb, 0, (size_t)(g->cg * g->IN) * cx->esz);
-            col2im(gxb, cb, ld, g, cx->dt);
-        }
+        char *col = scr;
+        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, rows_of(cx, scr), G, n0, B, grp),
+             ld, 0.0, col, ld);
+        col2im((char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->c * g->IN, col, ld, B, g, cx->dt);
     }
+}
+
+static void input_part(void *job, int part, int64_t c0, int64_t c1) {
+    const chunk_job *j = job;
+    char *scr = cols_of(j->cx, part);
+    for (int64_t ci = c0; ci < c1; ci++) input_chunk(j->cx, scr, ci, j->a, j->b, j->out);
 }
 
 static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
-    if (!W || ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false)) goto done;
+    if (!W) goto done;
+    ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false);
     if (!(gx = mg_empty(p->ndim, p->shape, cx.dt))) goto done;
     if (mg_numel(gx) == 0) goto done;
     if (cx.g.fg == 0) { /* no filters: no gradient */
         memset(mg_data_ptr(gx), 0, (size_t)mg_numel(gx) * cx.esz);
         goto done;
     }
-    const char *Gp = mg_data_ptr(G), *Wp = mg_data_ptr(W);
-    char *GXp = mg_data_ptr(gx);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(cx.nthreads) schedule(static) if (cx.nthreads > 1)
-#endif
-    for (int64_t ci = 0; ci < cx.nchunks; ci++) input_chunk(&cx, ci * cx.chunk, Gp, Wp, GXp);
+    if (scratch_alloc(&cx, cx.nchunks)) {
+        mg_release(gx);
+        gx = NULL;
+        goto done;
+    }
+    chunk_job job = {&cx, mg_data_ptr(G), mg_data_ptr(W), mg_data_ptr(gx), NULL, 0};
+    mg_parallel_items(cx.nchunks, input_part, &job);
 done:
     ctx_free(&cx);
     mg_release(G);
@@ -542,17 +569,20 @@ done:
 }
 
 /* ---- conv_weight: gw = conv_weight(x, g), the transpose in w ------------------------ */
-/* Adds a chunk's contribution to gwt, gw transposed (cg K x fg per group):
- * columns times g's rows transposed (a little faster in OpenBLAS than
- * g's rows times the columns transposed). */
-static void weight_chunk(const conv_ctx *cx, int64_t n0, const char *X, const char *G, char *GWT) {
+/* Chunk ci's contribution to gwt, gw transposed (cg K x fg per group):
+ * columns times g's rows transposed (a little faster in OpenBLAS than g's
+ * rows times the columns transposed), added to gwt (beta = 1) or written
+ * over it (beta = 0). */
+static void weight_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *X, const char *G,
+                         char *GWT, double beta) {
     const conv_geom *g = &cx->g;
-    int64_t B = g->n - n0 < cx->chunk ? g->n - n0 : cx->chunk, ld = B * g->OUT;
-    int64_t ck = g->cg * g->K;
+    int64_t n0, B;
+    chunk_span(cx, ci, &n0, &B);
+    int64_t ld = B * g->OUT, ck = g->cg * g->K;
     for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *src = columns(cx, X, n0, B, grp);
-        const char *gr = grad_rows(cx, G, n0, B, grp);
-        gemm(cx->dt, false, true, ck, g->fg, ld, src, ld, gr, ld, 1.0,
+        const char *src = columns(cx, scr, X, n0, B, grp);
+        const char *gr = grad_rows(cx, rows_of(cx, scr), G, n0, B, grp);
+        gemm(cx->dt, false, true, ck, g->fg, ld, src, ld, gr, ld, beta,
              GWT + (size_t)(grp * g->fg * ck) * cx->esz, g->fg);
     }
 }
@@ -571,26 +601,45 @@ static void untranspose(const conv_ctx *cx, char *GW, const char *GWT) {
     }
 }
 
-/* Each thread sums its chunks into its own (transposed) copy of gw; the
- * copies are added up, then transposed into gw. */
-static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
-    int64_t nw = mg_numel(gw);
-    int nt = cx->nthreads;
-    char *part = calloc((size_t)nt * (size_t)nw, cx->esz);
-    if (!part) return mg_seterr(MG_ENOMEM, "convolution: out of memory for weight gradients");
-    if (nt <= 1) {
-        for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, part);
-    } else {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-        {
-            char *mine = part + (size_t)omp_get_thread_num() * (size_t)nw * cx->esz;
-#pragma omp for schedule(static)
-            for (int64_t ci = 0; ci < cx->nchunks; ci++) weight_chunk(cx, ci * cx->chunk, X, G, mine);
-        }
-#endif
-        for (int t = 1; t < nt; t++) add_into(cx->dt, part, part + (size_t)t * (size_t)nw * cx->esz, nw);
+/* The weight gradient is a sum over the chunks.  So that it does not depend
+ * on the thread count, the chunks are grouped into a fixed number of
+ * slices (consecutive chunks; at most MAX_SLICES, and at most SLICE_BYTES
+ * of partial sums): each slice sums its chunks in order into a partial sum
+ * of its own (the GEMMs accumulate, beta = 1), threads take whole slices,
+ * and the partial sums are added up in slice order after. */
+#define MAX_SLICES 16
+#define SLICE_BYTES ((double)(32 << 20))
+
+static int64_t weight_slices(const conv_ctx *cx, int64_t nw) {
+    int64_t s = cx->nchunks < MAX_SLICES ? cx->nchunks : MAX_SLICES;
+    double fit = SLICE_BYTES / ((double)nw * (double)cx->esz);
+    if ((double)s > fit) s = (int64_t)fit;
+    return s < 1 ? 1 : s;
+}
+
+static void weight_part(void *job, int part, int64_t s0, int64_t s1) {
+    const chunk_job *j = job;
+    const conv_ctx *cx = j->cx;
+    char *scr = cols_of(cx, part);
+    size_t bytes = (size_t)(cx->g.f * cx->g.cg * cx->g.K) * cx->esz;
+    for (int64_t s = s0; s < s1; s++) {
+        int64_t c0 = share_begin(cx->nchunks, j->nslices, s);
+        int64_t c1 = share_begin(cx->nchunks, j->nslices, s + 1);
+        for (int64_t ci = c0; ci < c1; ci++)
+            weight_chunk(cx, scr, ci, j->a, j->b, j->out + (size_t)s * bytes, ci == c0 ? 0.0 : 1.0);
     }
+}
+
+static int weight_run(conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
+    int64_t nw = mg_numel(gw), ns = weight_slices(cx, nw);
+    char *part = malloc((size_t)ns * (size_t)nw * cx->esz);
+    if (!part || scratch_alloc(cx, ns)) {
+        free(part);
+        return mg_seterr(MG_ENOMEM, "convolution: out of memory for weight gradients");
+    }
+    chunk_job job = {cx, X, G, part, NULL, ns};
+    mg_parallel_items(ns, weight_part, &job);
+    for (int64_t s = 1; s < ns; s++) add_into(cx->dt, part, part + (size_t)s * (size_t)nw * cx->esz, nw);
     untranspose(cx, mg_data_ptr(gw), part);
     free(part);
     return MG_OK;
@@ -599,10 +648,11 @@ static int weight_parallel(const conv_ctx *cx, const char *X, const char *G, mg_
 static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
     mg_tensor *X = dense(in[0]), *G = X ? dense(in[1]) : NULL, *gw = NULL;
-    if (!G || ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype, false)) goto done;
+    if (!G) goto done;
+    ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype, false);
     if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done; /* zeros: also for n = 0 */
     if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
-    if (weight_parallel(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
+    if (weight_run(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
         mg_release(gw);
         gw = NULL;
     }

@@ -1,5 +1,6 @@
-/* parallel.c — the library's thread count and a split of one long loop
- * over threads.
+/* parallel.c — the library's thread count, a split of one long loop over
+ * threads (mg_parallel_for), and a split of a few heavy work items, such as
+ * the sample chunks of a convolution, over threads (mg_parallel_items).
  *
  * Only the compute-heavy element-wise ops (exp, log, tanh, ...) on long
  * contiguous runs use it (ops.c): memory-bound loops such as add or relu
@@ -80,4 +81,63 @@ void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx) {
         if (started[i]) pthread_join(tid[i], NULL);
         else run_part(&parts[i]); /* no thread to be had: do it here */
     }
+}
+
+/* ---- a few heavy items ---------------------------------------------------------- */
+typedef struct {
+    mg_part_fn fn;
+    void *ctx;
+    int part;
+    int64_t begin, end;
+} item_part;
+
+static void *run_item_part(void *arg) {
+    item_part *p = arg;
+    p->fn(p->ctx, p->part, p->begin, p->end);
+    return NULL;
+}
+
+int mg_parallel_parts(int64_t nitems) {
+    int k = mg_num_threads();
+    if ((int64_t)k > nitems) k = nitems > 1 ? (int)nitems : 1;
+    return k;
+}
+
+/* The first item of part i of k: contiguous parts whose sizes differ by at
+ * most one, the larger first. */
+static int64_t part_begin(int64_t nitems, int k, int i) {
+    int64_t rem = nitems % k;
+    return (nitems / k) * i + (i < rem ? i : rem);
+}
+
+/* Each part runs on a thread of its own (part 0 on the caller).  While the
+ * parts run, even a single one, OpenBLAS is held at one thread
+ * (openblas_set_num_threads is process-wide; the library's API is used
+ * from one thread, so nothing else calls BLAS meanwhile): a GEMM inside a
+ * part runs on the thread that calls it, the same call with the same
+ * result whichever thread that is and however many there are (OpenBLAS's
+ * own threading does not give the same bits as one thread).  The count is
+ * restored after. */
+void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx) {
+    if (nitems <= 0) return;
+    int k = mg_parallel_parts(nitems);
+    int blas = openblas_get_num_threads();
+    if (blas != 1) openblas_set_num_threads(1);
+    if (k <= 1) {
+        fn(ctx, 0, 0, nitems);
+    } else {
+        item_part parts[MAX_THREADS];
+        pthread_t tid[MAX_THREADS];
+        bool started[MAX_THREADS] = {false};
+        for (int i = 0; i < k; i++)
+            parts[i] = (item_part){fn, ctx, i, part_begin(nitems, k, i), part_begin(nitems, k, i + 1)};
+        for (int i = 1; i < k; i++)
+            started[i] = pthread_create(&tid[i], NULL, run_item_part, &parts[i]) == 0;
+        run_item_part(&parts[0]);
+        for (int i = 1; i < k; i++) {
+            if (started[i]) pthread_join(tid[i], NULL);
+            else run_item_part(&parts[i]); /* no thread to be had: do it here */
+        }
+    }
+    if (blas != 1) openblas_set_num_threads(blas);
 }
