@@ -293,8 +293,20 @@ typedef struct {
     int64_t chunk;     /* samples in the largest chunk (one GEMM per chunk and group) */
     int64_t nchunks;   /* chunks: the samples dealt out evenly (sizes differ by at most 1) */
     char *scratch;     /* per part (thread): columns (ckb x chunk OUT), rows (fg x chunk OUT) */
+    mg_tensor *scratch_t; /* the tensor whose data scratch is */
     size_t per_part;   /* bytes of scratch per part */
 } conv_ctx;
+
+/* Scratch memory (at least `bytes`) from the tensor allocator, whose
+ * released blocks are kept for reuse: a training loop then gets the same
+ * pages every step instead of fresh ones from the system (each a page
+ * fault).  *t is the tensor to release after; NULL (error set) when out of
+ * memory. */
+static void *scratch_get(mg_tensor **t, size_t bytes) {
+    int64_t n = bytes ? (int64_t)((bytes + 7) / 8) : 1;
+    *t = mg_empty(1, &n, MG_FLOAT64);
+    return *t ? mg_data_ptr(*t) : NULL;
+}
 
 /* The first of k even shares of n things (share i of k; the larger shares first). */
 static int64_t share_begin(int64_t n, int64_t k, int64_t i) {
@@ -331,6 +343,7 @@ static void ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const m
     cx->dt = dt;
     cx->esz = mg_dtype_size(dt);
     cx->scratch = NULL;
+    cx->scratch_t = NULL;
     cx->direct = g->K == 1;
     for (int j = 0; j < 3; j++) cx->direct = cx->direct && g->s[j] == 1 && g->pad[j] == 0;
     cx->ones = ones && !cx->direct && g->cg * g->K < INT32_MAX; /* GEMM sizes fit int */
@@ -343,13 +356,12 @@ static void ctx_make(conv_ctx *cx, const int64_t *xs, const int64_t *ws, const m
 /* Scratch for the parts that a split of nitems items among threads makes. */
 static int scratch_alloc(conv_ctx *cx, int64_t nitems) {
     size_t parts = (size_t)mg_parallel_parts(nitems);
-    if (cx->per_part && !(cx->scratch = malloc(cx->per_part * parts)))
-        return mg_seterr(MG_ENOMEM, "convolution: out of memory for %zu bytes of columns",
-                         cx->per_part * parts);
+    if (cx->per_part && !(cx->scratch = scratch_get(&cx->scratch_t, cx->per_part * parts)))
+        return mg_errcode();
     return MG_OK;
 }
 
-static void ctx_free(conv_ctx *cx) { free(cx->scratch); }
+static void ctx_free(conv_ctx *cx) { mg_release(cx->scratch_t); }
 
 /* Part part's column buffer (NULL when there is no scratch) and row buffer. */
 static char *cols_of(const conv_ctx *cx, int part) {
@@ -417,16 +429,15 @@ static mg_tensor *dense(mg_tensor *a) {
     return mg_full(a->ndim, a->shape, mg_get_flat(a, 0), a->dtype);
 }
 
-/* What the parts of a split over chunks (or slices of chunks) share. */
+/* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
+/* What the parts of the forward share. */
 typedef struct {
     const conv_ctx *cx;
-    const char *a, *b;     /* x and w (forward), g and w (conv_input), x and g (conv_weight) */
-    char *out;             /* y, gx, or the partial sums of gw (conv_weight) */
-    const mg_tensor *bias; /* forward */
-    int64_t nslices;       /* conv_weight */
-} chunk_job;
+    const char *X, *W;
+    char *Y;
+    const mg_tensor *bias;
+} fwd_job;
 
-/* ---- forward: y = conv(x, w) + b ---------------------------------------------------- */
 /* y[n0 .. n0 + B) = W_grp columns (+ b), per group.  Every entry of those
  * samples' rows is written (y comes uninitialised).  W has cx->ckb entries
  * per row: with cx->ones its last is the bias, which the GEMM adds; the
@@ -460,20 +471,18 @@ static void conv_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *X,
 }
 
 static void conv_part(void *job, int part, int64_t c0, int64_t c1) {
-    const chunk_job *j = job;
+    const fwd_job *j = job;
     char *scr = cols_of(j->cx, part);
-    for (int64_t ci = c0; ci < c1; ci++) conv_chunk(j->cx, scr, ci, j->a, j->b, j->out, j->bias);
+    for (int64_t ci = c0; ci < c1; ci++) conv_chunk(j->cx, scr, ci, j->X, j->W, j->Y, j->bias);
 }
 
 /* The filters with the bias as one more column (F x (cg K + 1)), for the
  * GEMMs of a forward with cx->ones. */
-static char *filters_with_bias(const conv_ctx *cx, const char *W, const mg_tensor *b) {
+static char *filters_with_bias(const conv_ctx *cx, const char *W, const mg_tensor *b,
+                               mg_tensor **t) {
     int64_t ck = cx->g.cg * cx->g.K, f = cx->g.f;
-    char *wb = malloc((size_t)(f * (ck + 1)) * cx->esz);
-    if (!wb) {
-        mg_seterr(MG_ENOMEM, "convolution: out of memory for the filters");
-        return NULL;
-    }
+    char *wb = scratch_get(t, (size_t)(f * (ck + 1)) * cx->esz);
+    if (!wb) return NULL;
     for (int64_t r = 0; r < f; r++) {
         char *row = wb + (size_t)(r * (ck + 1)) * cx->esz;
         memcpy(row, W + (size_t)(r * ck) * cx->esz, (size_t)ck * cx->esz);
@@ -484,8 +493,7 @@ static char *filters_with_bias(const conv_ctx *cx, const char *W, const mg_tenso
 
 static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_params *p) {
     conv_ctx cx = {.scratch = NULL};
-    mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL;
-    char *wb = NULL;
+    mg_tensor *X = dense(x), *W = X ? dense(w) : NULL, *y = NULL, *wb = NULL;
     if (!W) goto done;
     ctx_make(&cx, x->shape, w->shape, p, x->dtype, b != NULL);
     const conv_geom *g = &cx.g;
@@ -501,89 +509,149 @@ static mg_tensor *conv_run(mg_tensor *x, mg_tensor *w, mg_tensor *b, const mg_pa
         goto done;
     }
     const char *Wp = mg_data_ptr(W);
-    if (scratch_alloc(&cx, cx.nchunks) || (cx.ones && !(Wp = wb = filters_with_bias(&cx, Wp, b)))) {
+    if (scratch_alloc(&cx, cx.nchunks) || (cx.ones && !(Wp = filters_with_bias(&cx, Wp, b, &wb)))) {
         mg_release(y);
         y = NULL;
         goto done;
     }
-    chunk_job job = {&cx, mg_data_ptr(X), Wp, Yp, b, 0};
+    fwd_job job = {&cx, mg_data_ptr(X), Wp, Yp, b};
     mg_parallel_items(cx.nchunks, conv_part, &job);
 done:
-    free(wb);
+    mg_release(wb);
     ctx_free(&cx);
     mg_release(X);
     mg_release(W);
     return y;
 }
 
-/* ---- conv_input: gx = conv_input(g, w), the transpose in x ------------------------- */
-static void input_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *G, const char *W,
-                        char *GX) {
+/* ---- backward: gx = conv_input(g, w), gw = conv_weight(x, g), gb ------------------- */
+/* One pass over the chunks computes any of the three: conv_input and
+ * conv_weight (the ops, recorded under create_graph) run it for one, the
+ * backward of conv outside create_graph for all it needs at once (each
+ * chunk's g rows gathered once, one split among threads).  Each gradient
+ * comes from the same GEMM calls on the same chunks either way, so the
+ * results are the same bits. */
+
+/* gx for samples n0 .. n0 + B - 1 of group grp, from g's rows gr (fg x B
+ * OUT): W_grp^T gr into the column buffer col, then col2im (which writes
+ * over gx); direct (B = 1), the product is the gradient itself. */
+static void input_group(const conv_ctx *cx, char *col, const char *gr, int64_t n0, int64_t B,
+                        int64_t grp, const char *W, char *GX) {
     const conv_geom *g = &cx->g;
-    int64_t n0, B;
-    chunk_span(cx, ci, &n0, &B);
     int64_t ld = B * g->OUT, ck = g->cg * g->K;
-    for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
-        if (cx->direct) { /* B = 1: the product is the gradient itself */
-            gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, grad_rows(cx, NULL, G, n0, 1, grp),
-                 g->OUT, 0.0, (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->OUT);
-            continue;
+    const char *wg = W + (size_t)(grp * g->fg * ck) * cx->esz;
+    char *gxb = (char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN);
+    if (cx->direct) {
+        gemm(cx->dt, true, false, ck, g->OUT, g->fg, wg, ck, gr, g->OUT, 0.0, gxb, g->OUT);
+        return;
+    }
+    gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, gr, ld, 0.0, col, ld);
+    col2im(gxb, g->c * g->IN, col, ld, B, g, cx->dt);
+}
+
+/* The contribution of samples n0 .. n0 + B - 1 to gwt, gw transposed (cg K
+ * x fg per group): their columns (into col) times g's rows gr transposed
+ * (a little faster in OpenBLAS than g's rows times the columns
+ * transposed), added to gwt (beta = 1) or written over it (beta = 0). */
+static void weight_group(const conv_ctx *cx, char *col, const char *gr, int64_t n0, int64_t B,
+                         int64_t grp, const char *X, char *GWT, double beta) {
+    const conv_geom *g = &cx->g;
+    int64_t ld = B * g->OUT, ck = g->cg * g->K;
+    const char *src = columns(cx, col, X, n0, B, grp);
+    gemm(cx->dt, false, true, ck, g->fg, ld, src, ld, gr, ld, beta,
+         GWT + (size_t)(grp * g->fg * ck) * cx->esz, g->fg);
+}
+
+/* The bias gradient, the sum of g over samples and positions, in double:
+ * per sample and filter a row sum (entry o into partial sum o mod 8, the
+ * eight added in a fixed order), then those summed over the samples in
+ * order.  The same arithmetic in the fused backward (rows summed by the
+ * thread that has the sample) and in conv_bias_grad. */
+static double row_sum(mg_dtype dt, const char *row, int64_t n) {
+    double a[8] = {0};
+    int64_t o = 0;
+    if (dt == MG_FLOAT32) {
+        const float *r = (const float *)row;
+        for (; o + 8 <= n; o += 8)
+            for (int l = 0; l < 8; l++) a[l] += r[o + l];
+        for (int l = 0; o < n; o++, l++) a[l] += r[o];
+    } else {
+        const double *r = (const double *)row;
+        for (; o + 8 <= n; o += 8)
+            for (int l = 0; l < 8; l++) a[l] += r[o + l];
+        for (int l = 0; o < n; o++, l++) a[l] += r[o];
+    }
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* sums[n f + k] = the sum of g's row (n, k) (OUT entries), for samples n0 .. n1 - 1 */
+static void bias_rows(mg_dtype dt, const char *G, int64_t n0, int64_t n1, int64_t f, int64_t out,
+                      double *sums) {
+    size_t es = mg_dtype_size(dt);
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t k = 0; k < f; k++)
+            sums[n * f + k] = row_sum(dt, G + (size_t)((n * f + k) * out) * es, out);
+}
+
+/* gb[k] = sum over n of sums[n f + k] */
+static void bias_total(mg_dtype dt, const double *sums, int64_t n, int64_t f, char *gb) {
+    for (int64_t k = 0; k < f; k++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) s += sums[i * f + k];
+        fill_row(dt, gb + (size_t)k * mg_dtype_size(dt), s, 1);
+    }
+}
+
+/* The weight gradient is a sum over the chunks.  So that it does not depend
+ * on the thread count, the chunks are grouped into a fixed number of
+ * slices (consecutive chunks; at most MAX_SLICES, and at most SLICE_BYTES
+ * of partial sums): each slice sums its chunks in order into a partial sum
+ * of its own (the first GEMM writes, beta = 0, the others add), threads
+ * take whole slices, and the partial sums are added up in slice order. */
+#define MAX_SLICES 16
+#define SLICE_BYTES ((double)(32 << 20))
+
+static int64_t weight_slices(const conv_ctx *cx) {
+    int64_t s = cx->nchunks < MAX_SLICES ? cx->nchunks : MAX_SLICES;
+    double fit = SLICE_BYTES / ((double)(cx->g.f * cx->g.cg * cx->g.K) * (double)cx->esz);
+    if ((double)s > fit) s = (int64_t)fit;
+    return s < 1 ? 1 : s;
+}
+
+/* What the parts of a backward pass share; the outputs not wanted are NULL. */
+typedef struct {
+    const conv_ctx *cx;
+    const char *X, *W, *G;
+    char *GX;          /* gx */
+    char *gwt;         /* the slices' partial sums of gw, transposed */
+    double *bsum;      /* per-sample bias sums */
+    int64_t nslices;   /* items are slices of chunks when gwt is wanted, else chunks */
+} back_job;
+
+static void back_part(void *job, int part, int64_t i0, int64_t i1) {
+    const back_job *j = job;
+    const conv_ctx *cx = j->cx;
+    const conv_geom *g = &cx->g;
+    char *scr = cols_of(cx, part);
+    size_t wbytes = (size_t)(g->f * g->cg * g->K) * cx->esz;
+    for (int64_t item = i0; item < i1; item++) {
+        int64_t c0 = item, c1 = item + 1;
+        if (j->gwt) {
+            c0 = share_begin(cx->nchunks, j->nslices, item);
+            c1 = share_begin(cx->nchunks, j->nslices, item + 1);
         }
-        char *col = scr;
-        gemm(cx->dt, true, false, ck, ld, g->fg, wg, ck, grad_rows(cx, rows_of(cx, scr), G, n0, B, grp),
-             ld, 0.0, col, ld);
-        col2im((char *)at(cx, GX, n0, g->c, grp * g->cg, g->IN), g->c * g->IN, col, ld, B, g, cx->dt);
-    }
-}
-
-static void input_part(void *job, int part, int64_t c0, int64_t c1) {
-    const chunk_job *j = job;
-    char *scr = cols_of(j->cx, part);
-    for (int64_t ci = c0; ci < c1; ci++) input_chunk(j->cx, scr, ci, j->a, j->b, j->out);
-}
-
-static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
-    conv_ctx cx = {.scratch = NULL};
-    mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
-    if (!W) goto done;
-    ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false);
-    if (!(gx = mg_empty(p->ndim, p->shape, cx.dt))) goto done;
-    if (mg_numel(gx) == 0) goto done;
-    if (cx.g.fg == 0) { /* no filters: no gradient */
-        memset(mg_data_ptr(gx), 0, (size_t)mg_numel(gx) * cx.esz);
-        goto done;
-    }
-    if (scratch_alloc(&cx, cx.nchunks)) {
-        mg_release(gx);
-        gx = NULL;
-        goto done;
-    }
-    chunk_job job = {&cx, mg_data_ptr(G), mg_data_ptr(W), mg_data_ptr(gx), NULL, 0};
-    mg_parallel_items(cx.nchunks, input_part, &job);
-done:
-    ctx_free(&cx);
-    mg_release(G);
-    mg_release(W);
-    return gx;
-}
-
-/* ---- conv_weight: gw = conv_weight(x, g), the transpose in w ------------------------ */
-/* Chunk ci's contribution to gwt, gw transposed (cg K x fg per group):
- * columns times g's rows transposed (a little faster in OpenBLAS than g's
- * rows times the columns transposed), added to gwt (beta = 1) or written
- * over it (beta = 0). */
-static void weight_chunk(const conv_ctx *cx, char *scr, int64_t ci, const char *X, const char *G,
-                         char *GWT, double beta) {
-    const conv_geom *g = &cx->g;
-    int64_t n0, B;
-    chunk_span(cx, ci, &n0, &B);
-    int64_t ld = B * g->OUT, ck = g->cg * g->K;
-    for (int64_t grp = 0; grp < g->groups; grp++) {
-        const char *src = columns(cx, scr, X, n0, B, grp);
-        const char *gr = grad_rows(cx, rows_of(cx, scr), G, n0, B, grp);
-        gemm(cx->dt, false, true, ck, g->fg, ld, src, ld, gr, ld, beta,
-             GWT + (size_t)(grp * g->fg * ck) * cx->esz, g->fg);
+        for (int64_t ci = c0; ci < c1; ci++) {
+            int64_t n0, B;
+            chunk_span(cx, ci, &n0, &B);
+            for (int64_t grp = 0; grp < g->groups && (j->gwt || j->GX); grp++) {
+                const char *gr = grad_rows(cx, rows_of(cx, scr), j->G, n0, B, grp);
+                if (j->gwt)
+                    weight_group(cx, scr, gr, n0, B, grp, j->X, j->gwt + (size_t)item * wbytes,
+                                 ci == c0 ? 0.0 : 1.0);
+                if (j->GX) input_group(cx, scr, gr, n0, B, grp, j->W, j->GX);
+            }
+            if (j->bsum) bias_rows(cx->dt, j->G, n0, n0 + B, g->f, g->OUT, j->bsum);
+        }
     }
 }
 
@@ -601,48 +669,55 @@ static void untranspose(const conv_ctx *cx, char *GW, const char *GWT) {
     }
 }
 
-/* The weight gradient is a sum over the chunks.  So that it does not depend
- * on the thread count, the chunks are grouped into a fixed number of
- * slices (consecutive chunks; at most MAX_SLICES, and at most SLICE_BYTES
- * of partial sums): each slice sums its chunks in order into a partial sum
- * of its own (the GEMMs accumulate, beta = 1), threads take whole slices,
- * and the partial sums are added up in slice order after. */
-#define MAX_SLICES 16
-#define SLICE_BYTES ((double)(32 << 20))
-
-static int64_t weight_slices(const conv_ctx *cx, int64_t nw) {
-    int64_t s = cx->nchunks < MAX_SLICES ? cx->nchunks : MAX_SLICES;
-    double fit = SLICE_BYTES / ((double)nw * (double)cx->esz);
-    if ((double)s > fit) s = (int64_t)fit;
-    return s < 1 ? 1 : s;
+/* The pass for whichever of gx, gw (all of its entries written) and gb
+ * are not NULL.  Needs n, OUT, cg K and fg all positive. */
+static int backward_run(conv_ctx *cx, const char *X, const char *W, const char *G, char *GX,
+                        char *GW, char *GB) {
+    const conv_geom *g = &cx->g;
+    int64_t nw = g->f * g->cg * g->K, ns = GW ? weight_slices(cx) : 0;
+    int64_t nitems = GW ? ns : cx->nchunks;
+    mg_tensor *gwt_t = NULL, *bsum_t = NULL;
+    char *gwt = GW ? scratch_get(&gwt_t, (size_t)ns * (size_t)nw * cx->esz) : NULL;
+    double *bsum = GB ? scratch_get(&bsum_t, (size_t)(g->n * g->f) * sizeof(double)) : NULL;
+    int rc = MG_OK;
+    if ((GW && !gwt) || (GB && !bsum) || scratch_alloc(cx, nitems)) {
+        rc = mg_errcode();
+        goto done;
+    }
+    back_job job = {cx, X, W, G, GX, gwt, bsum, ns};
+    mg_parallel_items(nitems, back_part, &job);
+    if (GW) {
+        for (int64_t s = 1; s < ns; s++)
+            add_into(cx->dt, gwt, gwt + (size_t)s * (size_t)nw * cx->esz, nw);
+        untranspose(cx, GW, gwt);
+    }
+    if (GB) bias_total(cx->dt, bsum, g->n, g->f, GB);
+done:
+    mg_release(gwt_t);
+    mg_release(bsum_t);
+    return rc;
 }
 
-static void weight_part(void *job, int part, int64_t s0, int64_t s1) {
-    const chunk_job *j = job;
-    const conv_ctx *cx = j->cx;
-    char *scr = cols_of(cx, part);
-    size_t bytes = (size_t)(cx->g.f * cx->g.cg * cx->g.K) * cx->esz;
-    for (int64_t s = s0; s < s1; s++) {
-        int64_t c0 = share_begin(cx->nchunks, j->nslices, s);
-        int64_t c1 = share_begin(cx->nchunks, j->nslices, s + 1);
-        for (int64_t ci = c0; ci < c1; ci++)
-            weight_chunk(cx, scr, ci, j->a, j->b, j->out + (size_t)s * bytes, ci == c0 ? 0.0 : 1.0);
+static mg_tensor *input_fw(mg_tensor **in, const mg_params *p) {
+    conv_ctx cx = {.scratch = NULL};
+    mg_tensor *G = dense(in[0]), *W = G ? dense(in[1]) : NULL, *gx = NULL;
+    if (!W) goto done;
+    ctx_make(&cx, p->shape, in[1]->shape, p, in[0]->dtype, false);
+    if (!(gx = mg_empty(p->ndim, p->shape, cx.dt))) goto done;
+    if (mg_numel(gx) == 0) goto done;
+    if (cx.g.fg == 0 || cx.g.OUT == 0) { /* no filters or no outputs: no gradient */
+        memset(mg_data_ptr(gx), 0, (size_t)mg_numel(gx) * cx.esz);
+        goto done;
     }
-}
-
-static int weight_run(conv_ctx *cx, const char *X, const char *G, mg_tensor *gw) {
-    int64_t nw = mg_numel(gw), ns = weight_slices(cx, nw);
-    char *part = malloc((size_t)ns * (size_t)nw * cx->esz);
-    if (!part || scratch_alloc(cx, ns)) {
-        free(part);
-        return mg_seterr(MG_ENOMEM, "convolution: out of memory for weight gradients");
+    if (backward_run(&cx, NULL, mg_data_ptr(W), mg_data_ptr(G), mg_data_ptr(gx), NULL, NULL)) {
+        mg_release(gx);
+        gx = NULL;
     }
-    chunk_job job = {cx, X, G, part, NULL, ns};
-    mg_parallel_items(ns, weight_part, &job);
-    for (int64_t s = 1; s < ns; s++) add_into(cx->dt, part, part + (size_t)s * (size_t)nw * cx->esz, nw);
-    untranspose(cx, mg_data_ptr(gw), part);
-    free(part);
-    return MG_OK;
+done:
+    ctx_free(&cx);
+    mg_release(G);
+    mg_release(W);
+    return gx;
 }
 
 static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
@@ -651,8 +726,8 @@ static mg_tensor *weight_fw(mg_tensor **in, const mg_params *p) {
     if (!G) goto done;
     ctx_make(&cx, in[0]->shape, p->shape, p, in[0]->dtype, false);
     if (!(gw = mg_zeros(p->ndim, p->shape, cx.dt))) goto done; /* zeros: also for n = 0 */
-    if (mg_numel(gw) == 0 || cx.g.n == 0) goto done;
-    if (weight_run(&cx, mg_data_ptr(X), mg_data_ptr(G), gw)) {
+    if (mg_numel(gw) == 0 || cx.g.n == 0 || cx.g.OUT == 0) goto done;
+    if (backward_run(&cx, mg_data_ptr(X), NULL, mg_data_ptr(G), NULL, mg_data_ptr(gw), NULL)) {
         mg_release(gw);
         gw = NULL;
     }
@@ -661,6 +736,25 @@ done:
     mg_release(X);
     mg_release(G);
     return gw;
+}
+
+/* conv_bias_grad: gb = the sum of g {N, F, ...} over all but axis 1 (the
+ * arithmetic of bias_rows and bias_total). */
+static mg_tensor *bias_grad_fw(mg_tensor **in, const mg_params *p) {
+    (void)p;
+    mg_tensor *G = dense(in[0]), *gb = NULL;
+    if (!G) return NULL;
+    int64_t n = G->shape[0], f = G->shape[1], out = 1;
+    for (int i = 2; i < G->ndim; i++) out *= G->shape[i];
+    mg_tensor *sums_t = NULL;
+    double *sums = scratch_get(&sums_t, (size_t)(n * f) * sizeof(double));
+    if (sums && (gb = mg_empty(1, &f, G->dtype))) {
+        bias_rows(G->dtype, mg_data_ptr(G), 0, n, f, out, sums);
+        bias_total(G->dtype, sums, n, f, mg_data_ptr(gb));
+    }
+    mg_release(sums_t);
+    mg_release(G);
+    return gb;
 }
 
 /* ---- the op table entries and their backward ------------------------------------ */
@@ -674,6 +768,7 @@ static mg_tensor *conv_bias_fw(mg_tensor **in, const mg_params *p) {
 static int conv_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
 static int input_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
 static int weight_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
+static int bias_grad_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin);
 
 static const mg_opdef op_conv = {"conv_nd", "ConvolutionBackward", 2, MG_KIND_OTHER,
     MG_RES_SAME, {0}, {0}, conv_fw, conv_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
@@ -683,6 +778,8 @@ static const mg_opdef op_conv_input = {"conv_input", "ConvolutionInputBackward",
     MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, input_fw, input_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
 static const mg_opdef op_conv_weight = {"conv_weight", "ConvolutionWeightBackward", 2,
     MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, weight_fw, weight_bw, MG_SAVES_IN0 | MG_SAVES_IN1, NULL};
+static const mg_opdef op_conv_bias_grad = {"conv_bias_grad", "ConvolutionBiasBackward", 1,
+    MG_KIND_OTHER, MG_RES_SAME, {0}, {0}, bias_grad_fw, bias_grad_bw, 0, NULL};
 
 /* Applies op to (a, b) in their common dtype; shape (when given) is the
  * shape conv_input / conv_weight produce. */
@@ -702,24 +799,72 @@ static mg_tensor *apply2(const mg_opdef *op, mg_tensor *a, mg_tensor *b, const m
     return r;
 }
 
-/* y = conv(x, w) (+ b): gx = conv_input(g, w), gw = conv_weight(x, g), gb = sum of g. */
+/* Outside create_graph (nothing recorded): the gradients wanted (gin[i]
+ * when want[i]) from one backward pass over the chunks, in the dtype the
+ * ops would use.  Returns 1, with nothing done, for the shapes the pass
+ * does not take (no samples, channels, filters or outputs): the ops handle
+ * those. */
+static int conv_bw_fused(mg_node *nd, mg_tensor *g, mg_tensor **gin, const bool *want) {
+    mg_tensor *x = nd->inputs[0], *w = nd->inputs[1];
+    mg_dtype dt = mg_promote(g->dtype, mg_promote(x->dtype, w->dtype));
+    conv_ctx cx = {.scratch = NULL};
+    ctx_make(&cx, x->shape, w->shape, &nd->p, dt, false);
+    const conv_geom *geo = &cx.g;
+    if (geo->n == 0 || geo->OUT == 0 || geo->cg * geo->K == 0 || geo->fg == 0) return 1;
+    mg_tensor *G0 = mg_astype(g, dt), *G = G0 ? dense(G0) : NULL;
+    mg_tensor *X0 = want[1] ? mg_astype(x, dt) : NULL, *X = X0 ? dense(X0) : NULL;
+    mg_tensor *W0 = want[0] ? mg_astype(w, dt) : NULL, *W = W0 ? dense(W0) : NULL;
+    mg_tensor *out[3] = {NULL, NULL, NULL};
+    int rc = MG_OK;
+    if (!G || (want[1] && !X) || (want[0] && !W)) rc = mg_errcode();
+    if (!rc && want[0] && !(out[0] = mg_empty(x->ndim, x->shape, dt))) rc = mg_errcode();
+    if (!rc && want[1] && !(out[1] = mg_empty(w->ndim, w->shape, dt))) rc = mg_errcode();
+    if (!rc && want[2] && !(out[2] = mg_empty(1, &geo->f, dt))) rc = mg_errcode();
+    if (!rc)
+        rc = backward_run(&cx, X ? mg_data_ptr(X) : NULL, W ? mg_data_ptr(W) : NULL,
+                          mg_data_ptr(G), out[0] ? mg_data_ptr(out[0]) : NULL,
+                          out[1] ? mg_data_ptr(out[1]) : NULL, out[2] ? mg_data_ptr(out[2]) : NULL);
+    for (int i = 0; i < 3; i++) {
+        if (!rc) gin[i] = out[i];
+        else mg_release(out[i]);
+    }
+    mg_tensor *tmp[6] = {G0, G, X0, X, W0, W};
+    for (int i = 0; i < 6; i++) mg_release(tmp[i]);
+    ctx_free(&cx);
+    return rc;
+}
+
+/* y = conv(x, w) (+ b): gx = conv_input(g, w), gw = conv_weight(x, g),
+ * gb = conv_bias_grad(g); outside create_graph from one fused pass. */
 static int conv_bw(mg_node *nd, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *x = nd->inputs[0], *w = nd->inputs[1];
-    /* one contiguous copy of g for both kernels (recorded under create_graph) */
+    bool want[3] = {x->requires_grad, w->requires_grad,
+                    nd->op == &op_conv_bias && nd->inputs[2]->requires_grad};
+    if (!want[0] && !want[1] && !want[2]) return MG_OK;
+    if (!mg_grad_enabled()) {
+        int rc = conv_bw_fused(nd, g, gin, want);
+        if (rc != 1) return rc;
+    }
+    /* one contiguous copy of g for the three (recorded under create_graph) */
     mg_tensor *gd = mg_grad_enabled() ? mg_contiguous(g) : dense(g);
     if (!gd) return mg_errcode();
     int rc = MG_OK;
-    if (x->requires_grad && !(gin[0] = apply2(&op_conv_input, gd, w, &nd->p, x))) rc = mg_errcode();
-    if (!rc && w->requires_grad && !(gin[1] = apply2(&op_conv_weight, x, gd, &nd->p, w)))
-        rc = mg_errcode();
-    if (!rc && nd->op == &op_conv_bias && nd->inputs[2]->requires_grad) {
-        uint32_t axes = 0;
-        for (int i = 0; i < g->ndim; i++)
-            if (i != 1) axes |= 1u << i;
-        if (!(gin[2] = mg_sum(gd, axes, false))) rc = mg_errcode();
-    }
+    if (want[0] && !(gin[0] = apply2(&op_conv_input, gd, w, &nd->p, x))) rc = mg_errcode();
+    if (!rc && want[1] && !(gin[1] = apply2(&op_conv_weight, x, gd, &nd->p, w))) rc = mg_errcode();
+    if (!rc && want[2] && !(gin[2] = mg_apply(&op_conv_bias_grad, &gd, NULL))) rc = mg_errcode();
     mg_release(gd);
     return rc;
+}
+
+/* gb = conv_bias_grad(g) is linear: d g = h broadcast along all but axis 1. */
+static int bias_grad_bw(mg_node *nd, mg_tensor *h, mg_tensor **gin) {
+    mg_tensor *g = nd->inputs[0];
+    int64_t shape[MG_MAXDIM];
+    for (int i = 0; i < g->ndim; i++) shape[i] = i == 1 ? g->shape[1] : 1;
+    mg_tensor *k = mg_reshape(h, g->ndim, shape);
+    gin[0] = k ? mg_broadcast_to(k, g->ndim, g->shape) : NULL;
+    mg_release(k);
+    return gin[0] ? MG_OK : mg_errcode();
 }
 
 /* gx = conv_input(gy, w) is bilinear; with h the gradient of gx:

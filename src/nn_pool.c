@@ -13,7 +13,9 @@
  * padding counts in the mean (PyTorch's count_include_pad = True).
  * Average pooling reads its windows through an int32 "plan": the input
  * offset (within a plane) of each (window tap, output position), -1 where
- * the window reads padding, built once per call and shared by every plane. */
+ * the window reads padding, built once per call and shared by every plane.
+ * The max-pool search and its scatter share the planes of large inputs
+ * among threads. */
 #include "internal.h"
 
 #include <limits.h>
@@ -317,6 +319,41 @@ static void avg_grad_f64(const double *gy, const int32_t *plan, const pool_geom 
 /* ---- the arg-max search (not an op: its result is an int64 constant) --------------
  * It also writes the maxima (*yp), which pool_gather(x, idx) would read
  * again: mg_max_pool hands them to gather_fw through `found` below. */
+/* Planes are shared among threads (mg_parallel_items) when there are at
+ * least PARALLEL_MIN input entries: each plane is searched (scattered
+ * into) the same way whichever thread has it, so the results do not depend
+ * on the thread count. */
+#define PARALLEL_MIN ((int64_t)1 << 18)
+
+typedef struct {
+    const pool_geom *g;
+    mg_dtype dt;
+    const char *x;
+    char *y;
+    int64_t *idx;
+} argmax_job;
+
+static void argmax_planes(void *job, int part, int64_t p0, int64_t p1) {
+    (void)part;
+    const argmax_job *j = job;
+    const pool_geom *g = j->g;
+    size_t es = mg_dtype_size(j->dt);
+    for (int64_t pl = p0; pl < p1; pl++) {
+        const char *xpl = j->x + (size_t)(pl * g->IN) * es;
+        char *ypl = j->y + (size_t)(pl * g->OUT) * es;
+        if (j->dt == MG_FLOAT32)
+            argmax_plane_f32((const float *)xpl, g, (float *)ypl, j->idx + pl * g->OUT);
+        else argmax_plane_f64((const double *)xpl, g, (double *)ypl, j->idx + pl * g->OUT);
+    }
+}
+
+/* fn over planes [0, planes), split among threads when entries (the
+ * larger side's total) make it worth it. */
+static void over_planes(int64_t planes, int64_t entries, mg_part_fn fn, void *job) {
+    if (entries >= PARALLEL_MIN) mg_parallel_items(planes, fn, job);
+    else if (planes > 0) fn(job, 0, 0, planes);
+}
+
 static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p, mg_tensor **yp) {
     pool_geom g;
     int64_t shape[MG_MAXDIM];
@@ -329,17 +366,8 @@ static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p, mg_tensor **yp) 
         mg_release(X);
         return NULL;
     }
-    const char *xp = mg_data_ptr(X);
-    char *yp_ = mg_data_ptr(y);
-    int64_t *ip = mg_data_ptr(idx);
-    size_t es = mg_dtype_size(x->dtype);
-    for (int64_t pl = 0; pl < g.planes; pl++) {
-        const char *xpl = xp + (size_t)(pl * g.IN) * es;
-        char *ypl = yp_ + (size_t)(pl * g.OUT) * es;
-        if (x->dtype == MG_FLOAT32)
-            argmax_plane_f32((const float *)xpl, &g, (float *)ypl, ip + pl * g.OUT);
-        else argmax_plane_f64((const double *)xpl, &g, (double *)ypl, ip + pl * g.OUT);
-    }
+    argmax_job job = {&g, x->dtype, mg_data_ptr(X), mg_data_ptr(y), mg_data_ptr(idx)};
+    over_planes(g.planes, mg_numel(X), argmax_planes, &job);
     mg_release(X);
     *yp = y;
     return idx;
@@ -389,28 +417,45 @@ done:
     return y;
 }
 
-/* gx = zeros of shape p->shape; gx[plane, idx[plane, o]] += g[plane, o]
- * (each plane zeroed just before its scatter, while it is in cache) */
+typedef struct {
+    mg_dtype dt;
+    int64_t IN, OUT;
+    const char *g;
+    const int64_t *idx;
+    char *gx;
+} scatter_job;
+
+/* Planes p0 .. p1 - 1 of scatter_fw, each zeroed just before its scatter,
+ * while it is in cache. */
+static void scatter_planes(void *job, int part, int64_t p0, int64_t p1) {
+    (void)part;
+    const scatter_job *j = job;
+    int64_t IN = j->IN, OUT = j->OUT;
+    size_t es = mg_dtype_size(j->dt);
+    for (int64_t pl = p0; pl < p1; pl++) {
+        const int64_t *ip = j->idx + pl * OUT;
+        memset(j->gx + (size_t)(pl * IN) * es, 0, (size_t)IN * es);
+        if (j->dt == MG_FLOAT32) {
+            const float *g = (const float *)j->g + pl * OUT;
+            float *o = (float *)j->gx + pl * IN;
+            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
+        } else {
+            const double *g = (const double *)j->g + pl * OUT;
+            double *o = (double *)j->gx + pl * IN;
+            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
+        }
+    }
+}
+
+/* gx = zeros of shape p->shape; gx[plane, idx[plane, o]] += g[plane, o] */
 static mg_tensor *scatter_fw(mg_tensor **in, const mg_params *p) {
     mg_tensor *G = dense(in[0]), *idx = in[1];
     mg_tensor *gx = G ? mg_empty(p->ndim, p->shape, G->dtype) : NULL;
     if (!gx) goto done;
     int64_t IN = trailing(gx, p->axis), OUT = trailing(idx, p->axis);
     int64_t planes = IN ? mg_numel(gx) / IN : 0;
-    size_t es = mg_dtype_size(G->dtype);
-    const int64_t *ip = mg_data_ptr(idx);
-    for (int64_t pl = 0; pl < planes; pl++, ip += OUT) {
-        memset((char *)mg_data_ptr(gx) + (size_t)(pl * IN) * es, 0, (size_t)IN * es);
-        if (G->dtype == MG_FLOAT32) {
-            const float *g = (const float *)mg_data_ptr(G) + pl * OUT;
-            float *o = (float *)mg_data_ptr(gx) + pl * IN;
-            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
-        } else {
-            const double *g = (const double *)mg_data_ptr(G) + pl * OUT;
-            double *o = (double *)mg_data_ptr(gx) + pl * IN;
-            for (int64_t i = 0; i < OUT; i++) o[ip[i]] += g[i];
-        }
-    }
+    scatter_job job = {G->dtype, IN, OUT, mg_data_ptr(G), mg_data_ptr(idx), mg_data_ptr(gx)};
+    over_planes(planes, mg_numel(gx), scatter_planes, &job);
 done:
     mg_release(G);
     return gx;
