@@ -197,6 +197,7 @@ static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_ten
             if (in[i]->requires_grad) {
                 mg_release(in[i]->grad);
                 in[i]->grad = NULL;
+                in[i]->grad_shared = false;
             }
     return MG_OK;
 }
