@@ -86,6 +86,8 @@ struct mg_opdef {
 typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
 #define MG_PARALLEL_MIN ((int64_t)1 << 19)
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
+/* The same with each thread given at least min_per_thread iterations. */
+void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *ctx);
 
 /* ops.c: the dispatcher every op goes through. */
 mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p);
