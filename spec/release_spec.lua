@@ -6,13 +6,7 @@
 local mg = require("moongrad")
 local core = require("moongrad.core")
 
-local function rss_mb()
-  local f = io.open("/proc/self/status")
-  if not f then return nil end
-  local kb = f:read("a"):match("VmRSS:%s+(%d+)")
-  f:close()
-  return tonumber(kb) / 1024
-end
+local rss_mb = require("helpers").rss_mb
 
 -- Runs a Lua chunk in a fresh lua5.4 with env prefix; returns its output.
 local function run(env, code)
