@@ -243,8 +243,11 @@ static int push_property(lua_State *L, mg_tensor *t, const char *key) {
     else if (!strcmp(key, "size")) lua_pushinteger(L, mg_numel(t));
     else if (!strcmp(key, "dtype")) lua_pushstring(L, mg_dtype_name(t->dtype));
     else if (!strcmp(key, "grad")) {
-        if (t->grad) lmg_push(L, mg_retain(t->grad), "grad");
-        else lua_pushnil(L);
+        if (t->grad) {
+            mg_tensor *g = mg_grad_of(t);
+            if (!g) lmg_error(L, "grad");
+            lmg_push(L, mg_retain(g), "grad");
+        } else lua_pushnil(L);
     } else if (!strcmp(key, "constant")) lua_pushboolean(L, !t->requires_grad);
     else if (!strcmp(key, "requires_grad")) lua_pushboolean(L, t->requires_grad);
     else if (!strcmp(key, "grad_fn")) {

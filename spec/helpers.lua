@@ -22,6 +22,7 @@
 --   H.tmpdir(), H.rmdir(d)     a fresh scratch directory, and removing it
 --   H.write(path, bytes), H.read(path)
 --                              a whole file, written or read
+--   H.rss_mb()                 this process's resident memory in MB (nil without /proc)
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local assert = require("luassert") -- (busted's assert lives in the spec files' environment)
@@ -135,6 +136,14 @@ function H.read(path)
   local s = f:read("a")
   f:close()
   return s
+end
+
+function H.rss_mb()
+  local f = io.open("/proc/self/status")
+  if not f then return nil end
+  local kb = f:read("a"):match("VmRSS:%s+(%d+)")
+  f:close()
+  return tonumber(kb) / 1024
 end
 
 return H

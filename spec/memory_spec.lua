@@ -3,13 +3,7 @@
 -- collectgarbage() call (the binding reports C allocations to Lua's GC).
 local mg = require("moongrad")
 
-local function rss_mb()
-  local f = io.open("/proc/self/status")
-  if not f then return nil end
-  local kb = f:read("a"):match("VmRSS:%s+(%d+)")
-  f:close()
-  return tonumber(kb) / 1024
-end
+local rss_mb = require("helpers").rss_mb
 
 describe("memory", function()
   it("stays bounded over 150 steps with 4 MB temporaries", function()

@@ -6,13 +6,7 @@
 local mg = require("moongrad")
 local core = require("moongrad.core")
 
-local function rss_mb()
-  local f = io.open("/proc/self/status")
-  if not f then return nil end
-  local kb = f:read("a"):match("VmRSS:%s+(%d+)")
-  f:close()
-  return tonumber(kb) / 1024
-end
+local rss_mb = require("helpers").rss_mb
 
 -- Runs a Lua chunk in a fresh lua5.4 with env prefix; returns its output.
 local function run(env, code)
@@ -124,5 +118,29 @@ describe("threads", function()
     for i = 1, #one do
       assert.is_true(mg.equal(one[i], three[i]):all():item(), "op " .. i)
     end
+  end)
+
+  it("splits add, relu and long sums without changing a bit", function()
+    local n0 = mg.get_num_threads()
+    mg.random.seed(4)
+    local x = mg.random.randn(2300001)
+    local y = mg.random.randn(2300001)
+    local xd = mg.random.randn(5000003, {dtype = "float64"})
+    local function all()
+      return {x + y, mg.nnet.relu(x), x:sum(), xd:sum(), x:mean(), (x * y):sum()}
+    end
+    mg.set_num_threads(1)
+    local one = all()
+    for _, t in ipairs({2, 3}) do
+      mg.set_num_threads(t)
+      local other = all()
+      for i = 1, #one do
+        assert.is_true(mg.equal(one[i], other[i]):all():item(), ("op %d, %d threads"):format(i, t))
+      end
+    end
+    mg.set_num_threads(n0)
+    -- and the blocked sum is right
+    local ones = mg.ones(3000001)
+    assert.are.equal(3000001, ones:sum():item())
   end)
 end)

@@ -33,6 +33,23 @@ void mg_null_grad(mg_tensor *t) {
     if (!t) return;
     mg_release(t->grad);
     t->grad = NULL;
+    t->grad_shared = false;
+}
+
+static bool exclusive(const mg_tensor *g) {
+    return g->refcount == 1 && g->storage->refcount == 1 && mg_is_contiguous(g);
+}
+
+mg_tensor *mg_grad_of(mg_tensor *t) {
+    if (!t || !t->grad) return NULL;
+    if (t->grad_shared && !exclusive(t->grad)) {
+        mg_tensor *c = mg_copy_of(t->grad, t->grad->dtype);
+        if (!c) return NULL;
+        mg_release(t->grad);
+        t->grad = c;
+    }
+    t->grad_shared = false;
+    return t->grad;
 }
 
 const char *mg_grad_fn_name(const mg_tensor *t) {
@@ -233,7 +250,7 @@ static int accumulate(mg_tensor **slot, mg_tensor *g) {
  * Outside create_graph the copy is not recorded, so it is made directly
  * (what mg_clone would do then, without the dispatch). */
 static mg_tensor *own(mg_tensor *g) {
-    if (g->refcount == 1 && g->storage->refcount == 1 && mg_is_contiguous(g)) return mg_retain(g);
+    if (exclusive(g)) return mg_retain(g);
     return mg_grad_enabled() ? mg_clone(g) : mg_copy_of(g, g->dtype);
 }
 
@@ -242,6 +259,11 @@ static mg_tensor *head_grad(const char *fn, mg_tensor *y, mg_tensor *grad) {
     mg_tensor *c = mg_astype(grad, y->dtype);
     mg_tensor *b = c ? mg_broadcast_to(c, y->ndim, y->shape) : NULL;
     mg_release(c);
+    if (b && !b->requires_grad) { /* the caller's tensor may change: .grad must not see it */
+        c = mg_copy_of(b, b->dtype);
+        mg_release(b);
+        b = c;
+    }
     if (!b) {
         char sa[256], sb[256];
         mg_seterr(MG_ESHAPE, "%s: the gradient's shape %s does not broadcast to the "
@@ -313,8 +335,14 @@ static int run_node(const pass_sink *s, mg_tensor *t, mg_tensor *g) {
  * keep a differentiable .grad; x:null_grad() breaks their cycle. */
 static int deliver(pass_sink *s, mg_tensor *t, mg_tensor *g) {
     if (!s->inputs) {
-        mg_tensor *kept = t->grad_fn && g->requires_grad ? mg_copy_of(g, g->dtype) : own(g);
-        return kept ? accumulate(&t->grad, kept) : mg_errcode();
+        /* a constant gradient is kept as it is, shared or not, until
+         * mg_grad_of reads it (copying a shared one then) */
+        bool lazy = !g->requires_grad, had = t->grad != NULL;
+        mg_tensor *kept = lazy ? mg_retain(g)
+                          : t->grad_fn ? mg_copy_of(g, g->dtype) : own(g);
+        int rc = kept ? accumulate(&t->grad, kept) : mg_errcode();
+        if (!rc) t->grad_shared = lazy && !had;
+        return rc;
     }
     for (int j = 0; j < s->nin; j++)
         if (s->inputs[j] == t && !s->out[j] && !(s->out[j] = own(g))) return mg_errcode();

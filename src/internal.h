@@ -86,6 +86,8 @@ struct mg_opdef {
 typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
 #define MG_PARALLEL_MIN ((int64_t)1 << 19)
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
+/* The same with each thread given at least min_per_thread iterations. */
+void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *ctx);
 /* fn(ctx, part, begin, end) over contiguous ranges of [0, nitems) split
  * among mg_parallel_parts(nitems) = min(mg_num_threads(), nitems) threads
  * (part 0 on the caller), for a few heavy items (even 2); OpenBLAS runs

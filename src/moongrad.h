@@ -60,6 +60,7 @@ struct mg_tensor {
     int64_t stride[MG_MAXDIM];    /* in elements; 0 on broadcast axes */
     mg_dtype dtype;
     bool requires_grad;           /* a variable (not a constant) */
+    bool grad_shared;             /* grad may share memory: read it with mg_grad_of */
     mg_tensor *grad;              /* constant tensor of the same shape, or NULL */
     mg_node *grad_fn;             /* the recorded op that made it; NULL for leaves */
     /* scratch used by one backward pass */
@@ -637,6 +638,12 @@ typedef struct mg_backward_opts {
  * Sets .grad on every variable y depends on.  A constant y is a no-op. */
 int mg_backward(mg_tensor *y, mg_tensor *grad, const mg_backward_opts *opts);
 void mg_null_grad(mg_tensor *t);
+/* t's .grad (a borrowed reference, NULL when it has none or a copy failed:
+ * see mg_errcode).  Backward stores a gradient without copying it even when
+ * it shares memory with another tensor's gradient (most are never read);
+ * this makes it t's own first, so it can be written into.  t->grad read
+ * directly may be shared: read it, do not write it. */
+mg_tensor *mg_grad_of(mg_tensor *t);
 int mg_requires_grad_(mg_tensor *t, bool on);  /* leaves only, floats only */
 void mg_detach_(mg_tensor *t);                 /* cut t from its graph */
 const char *mg_grad_fn_name(const mg_tensor *t); /* "MulBackward", or NULL */

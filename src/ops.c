@@ -64,8 +64,9 @@ static void walk(const mg_opdef *op, mg_tensor **use, mg_tensor *out, mg_dtype c
                     op->arity == 1 ? unary_run : binary_run, &c);
 }
 
-/* Ops whose loops are bound by arithmetic, not memory: long contiguous
- * runs of these are split among threads (parallel.c). */
+/* Ops whose loops are bound by arithmetic, not memory: contiguous runs of
+ * these are split among threads (parallel.c) from 2^20 elements on; the
+ * others, which one core nearly streams at memory speed, from 2^21. */
 static const mg_opdef *const heavy_ops[] = {&mg_op_exp, &mg_op_log, &mg_op_tanh, &mg_op_sin,
                                             &mg_op_cos, &mg_op_pow};
 
@@ -124,7 +125,7 @@ static mg_tensor *elementwise(const mg_opdef *op, mg_tensor **in) {
         run_ctx c = {op, cd, mg_data_ptr(use[0]), op->arity == 2 ? mg_data_ptr(use[1]) : NULL,
                      out->storage->data, {run[0], op->arity == 2 ? run[1] : 0},
                      mg_dtype_size(cd), mg_dtype_size(rd)};
-        if (n >= 2 * MG_PARALLEL_MIN && is_heavy(op)) mg_parallel_for(n, run_range, &c);
+        if (n >= (is_heavy(op) ? 2 : 4) * MG_PARALLEL_MIN) mg_parallel_for(n, run_range, &c);
         else run_range(&c, 0, n);
     } else if (n > 0) {
         walk(op, use, out, cd);
@@ -197,6 +198,7 @@ static int record(const mg_opdef *op, mg_tensor **in, const mg_params *p, mg_ten
             if (in[i]->requires_grad) {
                 mg_release(in[i]->grad);
                 in[i]->grad = NULL;
+                in[i]->grad_shared = false;
             }
     return MG_OK;
 }

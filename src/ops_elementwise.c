@@ -118,11 +118,11 @@ static inline float exp_poly(float x) {
     return y * scale;
 }
 
-/* On x86-64 with GCC the loop is also built for AVX2 (8 lanes, no FMA, so
+/* On x86-64 with GCC the loop is also built for AVX-512 and AVX2 (16 or 8 lanes, no FMA, so
  * the same operations in the same order: bit-identical results), picked at
  * load time when the CPU has it. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 static void exp_f32(const void *a_, int64_t sa, void *o_, int64_t n) {
     const float *a = a_;
@@ -139,8 +139,10 @@ static void exp_f32(const void *a_, int64_t sa, void *o_, int64_t n) {
         const float *x = a + b;
         float *y = o + b;
         int outside = 0;
-        for (int64_t i = 0; i < m; i++) y[i] = exp_poly(x[i]);
-        for (int64_t i = 0; i < m; i++) outside |= !(x[i] >= -87.0f && x[i] <= 87.0f);
+        for (int64_t i = 0; i < m; i++) {
+            y[i] = exp_poly(x[i]);
+            outside |= !(x[i] >= -87.0f && x[i] <= 87.0f);
+        }
         if (outside)
             for (int64_t i = 0; i < m; i++)
                 if (!(x[i] >= -87.0f && x[i] <= 87.0f)) y[i] = expf(x[i]);

@@ -143,6 +143,11 @@ static mg_tensor *matmul2(mg_tensor *a, mg_tensor *b) {
     return mg_apply(&mg_op_matmul, in, NULL);
 }
 
+/* Whether m (2-d) is the transpose of a contiguous matrix, as W.T is. */
+static bool is_transposed_2d(const mg_tensor *m) {
+    return m->ndim == 2 && m->stride[0] == 1 && m->stride[1] == m->shape[0];
+}
+
 static int matmul_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
     mg_tensor *a = n->inputs[0], *b = n->inputs[1];
     if (a->requires_grad) {
@@ -151,7 +156,16 @@ static int matmul_bw(mg_node *n, mg_tensor *g, mg_tensor **gin) {
         mg_release(bt);
         if (!gin[0]) return mg_errcode();
     }
-    if (b->requires_grad) {
+    if (b->requires_grad && a->ndim == 2 && g->ndim == 2 && is_transposed_2d(b)) {
+        /* y = x @ W.T (a Linear layer): (g.T @ x).T, so that W's gradient
+         * comes out in W's own layout, not as a transposed copy */
+        mg_tensor *gt = swap_last(g);
+        mg_tensor *p = gt ? matmul2(gt, a) : NULL;
+        gin[1] = p ? swap_last(p) : NULL;
+        mg_release(gt);
+        mg_release(p);
+        if (!gin[1]) return mg_errcode();
+    } else if (b->requires_grad) {
         mg_tensor *at = swap_last(a);
         gin[1] = at ? matmul2(at, g) : NULL;
         mg_release(at);

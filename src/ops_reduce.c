@@ -94,6 +94,39 @@ static void acc_run(char **p, const int64_t *st, int64_t n, void *vctx) {
     else acc_f64((const double *)p[0], st[0], (double *)p[1], st[1], n);
 }
 
+/* The sum of a long contiguous float run: SUM_BLOCK-element blocks summed
+ * (by sum_run) among threads, the block sums then added in order, so the
+ * result does not depend on the thread count. */
+#define SUM_BLOCK ((int64_t)1 << 16)
+typedef struct {
+    const char *x;
+    mg_dtype dt;
+    int64_t n;
+    double *part;
+} block_sum;
+
+static void sum_blocks(void *vctx, int64_t b, int64_t e) {
+    const block_sum *c = vctx;
+    for (int64_t k = b; k < e; k++) {
+        int64_t lo = k * SUM_BLOCK, m = c->n - lo < SUM_BLOCK ? c->n - lo : SUM_BLOCK;
+        c->part[k] = c->dt == MG_FLOAT32 ? sum_run_f32((const float *)c->x + lo, m)
+                                         : sum_run_f64((const double *)c->x + lo, m);
+    }
+}
+
+static int sum_long_run(const void *x, mg_dtype dt, int64_t n, double *out) {
+    int64_t nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
+    double *part = malloc((size_t)nb * sizeof *part);
+    if (!part) return mg_seterr(MG_ENOMEM, "sum: out of memory");
+    block_sum c = {x, dt, n, part};
+    mg_parallel_range(nb, MG_PARALLEL_MIN / SUM_BLOCK * 4, sum_blocks, &c);
+    double s = 0;
+    for (int64_t k = 0; k < nb; k++) s += part[k];
+    free(part);
+    *out = s;
+    return MG_OK;
+}
+
 /* Sums a over axes into a new tensor of dtype out_dt, then scales by `scale`
  * (1 for sum, 1/count for mean). */
 static mg_tensor *reduce_sum(mg_tensor *a, uint32_t axes, bool keepdims, mg_dtype out_dt,
@@ -119,7 +152,16 @@ static mg_tensor *reduce_sum(mg_tensor *a, uint32_t axes, bool keepdims, mg_dtyp
     char *base[2] = {(char *)mg_data_ptr(a), (char *)acc};
     const int64_t *st[2] = {a->stride, kstride};
     size_t esz[2] = {mg_dtype_size(a->dtype), 8};
-    mg_strided_walk(a->ndim, a->shape, 2, base, st, esz, acc_run, &c);
+    int64_t n = mg_numel(a);
+    if (nout == 1 && n > SUM_BLOCK && mg_dtype_is_float(a->dtype) && mg_is_contiguous(a)) {
+        if (sum_long_run(mg_data_ptr(a), a->dtype, n, acc)) {
+            free(acc);
+            mg_release(out);
+            return NULL;
+        }
+    } else {
+        mg_strided_walk(a->ndim, a->shape, 2, base, st, esz, acc_run, &c);
+    }
 
     void *o = mg_data_ptr(out);
     bool int_acc = a->dtype == MG_INT64 || a->dtype == MG_BOOL;

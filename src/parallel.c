@@ -60,8 +60,13 @@ static void *run_part(void *arg) {
 }
 
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx) {
+    mg_parallel_range(n, MG_PARALLEL_MIN, fn, ctx);
+}
+
+void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *ctx) {
     int k = mg_num_threads();
-    if ((int64_t)k > n / MG_PARALLEL_MIN) k = (int)(n / MG_PARALLEL_MIN);
+    if (min_per_thread < 1) min_per_thread = 1;
+    if ((int64_t)k > n / min_per_thread) k = (int)(n / min_per_thread);
     if (k <= 1) {
         fn(ctx, 0, n);
         return;

@@ -265,6 +265,7 @@ static inline mg_tensor *header_make(void) {
     t->ndim = 0;
     t->dtype = MG_FLOAT32;
     t->requires_grad = false;
+    t->grad_shared = false;
     t->grad = NULL;
     t->grad_fn = NULL;
     t->pass_grad = NULL;
