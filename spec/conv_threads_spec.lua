@@ -47,8 +47,9 @@ end
 
 local cases = {
   -- the demo CNN's second layer, at odd batch sizes (several chunks and slices)
-  {name = "3x3 over 32 channels, batch 7", x = {7, 32, 13, 13}, w = {64, 32, 3, 3}, bias = true},
-  {name = "3x3 over 32 channels, batch 129, sum()", x = {129, 32, 13, 13}, w = {16, 32, 3, 3},
+  {name = "3x3 over 32 channels, batch 7 (one chunk)", x = {7, 32, 13, 13}, w = {32, 32, 3, 3},
+   bias = true},
+  {name = "3x3, batch 129 (16 chunks), sum()", x = {129, 8, 13, 13}, w = {16, 8, 3, 3},
    bias = true, plain_sum = true},
   {name = "one sample", x = {1, 4, 9, 9}, w = {6, 4, 3, 3}, bias = true},
   {name = "three samples, constant input", x = {3, 3, 10, 10}, w = {5, 3, 3, 3}, bias = true,
@@ -116,7 +117,7 @@ describe("max_pool under 1, 2 and 3 threads", function()
 
   for _, dtype in ipairs({"float32", "float64"}) do
     it("2-d and 1-d, with padding and overlapping windows (" .. dtype .. ")", function()
-      for _, c in ipairs({{{129, 32, 26, 26}, 2}, {{3, 5, 9, 7}, 3, {stride = 2, padding = 1}},
+      for _, c in ipairs({{{129, 4, 26, 26}, 2}, {{3, 5, 9, 7}, 3, {stride = 2, padding = 1}},
                           {{7, 3, 20}, 2}}) do
         local one = pool(1, dtype, c[1], c[2], c[3])
         same(one, pool(2, dtype, c[1], c[2], c[3]), "2 threads")

@@ -88,10 +88,10 @@ typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
 /* The same with each thread given at least min_per_thread iterations. */
 void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *ctx);
-/* fn(ctx, part, begin, end) over contiguous ranges of [0, nitems) split
- * among mg_parallel_parts(nitems) = min(mg_num_threads(), nitems) threads
- * (part 0 on the caller), for a few heavy items (even 2); OpenBLAS runs
- * single-threaded inside. */
+/* fn(ctx, part, begin, end) over [0, nitems), for a few heavy items (even
+ * 2): mg_parallel_parts(nitems) = min(mg_num_threads(), nitems) threads
+ * (part 0 the caller) take the items one at a time ([i, i + 1); with one
+ * part, one call for all); OpenBLAS runs single-threaded inside. */
 typedef void (*mg_part_fn)(void *ctx, int part, int64_t begin, int64_t end);
 int mg_parallel_parts(int64_t nitems);
 void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx);

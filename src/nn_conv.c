@@ -4,17 +4,25 @@
  *   conv / conv_bias   y  = conv(x, w) (+ b)
  *   conv_input         gx = conv_input(g, w)   the transpose of conv in x
  *   conv_weight        gw = conv_weight(x, g)  the transpose of conv in w
+ *   conv_bias_grad     gb = the sum of g over all but the filter axis
  * Backward through any of them is written with the others, so
- * create_graph gives second (and higher) derivatives.
+ * create_graph gives second (and higher) derivatives; outside create_graph
+ * the backward of conv computes the gradients it needs in one fused pass
+ * (the same arithmetic, so the same bits, as the ops).
  *
  * Kernels: im2col + one GEMM per group for a chunk of samples (OpenBLAS;
  * deep layers with small outputs batch several samples into one GEMM; a
  * bias rides in the forward GEMM as a row of ones under the columns),
  * col2im for the input gradient; a 1x1 kernel with stride 1 and no padding
- * skips im2col.  Outputs are allocated uninitialised and written once.  Contiguous NCHW (NCL, NCDHW) float32/float64; other
- * layouts are copied first.  Built with -fopenmp the chunks are shared
- * among threads (not the default build: no gain was measured on a shared
- * 2-core machine, where OpenBLAS already threads the larger GEMMs). */
+ * skips im2col.  Outputs are allocated uninitialised and written once.
+ * Contiguous NCHW (NCL, NCDHW) float32/float64; other layouts are copied
+ * first.
+ *
+ * Threads: the chunks (for the weight gradient, fixed slices of chunks)
+ * are shared among mg_num_threads() threads (mg_parallel_items), each with
+ * its own column buffer, OpenBLAS single-threaded inside.  Chunks and
+ * slices depend on the shapes only, and every partial sum is added in a
+ * fixed order, so the results are the same bits at any thread count. */
 #include "internal.h"
 
 #include <cblas.h>

@@ -1,12 +1,14 @@
 /* parallel.c — the library's thread count, a split of one long loop over
- * threads (mg_parallel_for), and a split of a few heavy work items, such as
- * the sample chunks of a convolution, over threads (mg_parallel_items).
+ * threads (mg_parallel_for, mg_parallel_range), and a share-out of a few
+ * heavy work items, such as the sample chunks of a convolution, among
+ * threads (mg_parallel_items).
  *
  * Only the compute-heavy element-wise ops (exp, log, tanh, ...) on long
- * contiguous runs use it (ops.c): memory-bound loops such as add or relu
- * already run at the memory bandwidth on one core.  The count starts at
+ * contiguous runs use the loop split (ops.c): memory-bound loops such as add or relu
+ * already run at the memory bandwidth on one core.  Convolution and
+ * max-pooling share out their chunks or planes.  The count starts at
  * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1; mg_set_num_threads
- * changes it and OpenBLAS's count (matmul, convolution) with it.  Threads are made per call:
+ * changes it and OpenBLAS's count (matmul) with it.  Threads are made per call:
  * a split is only taken for runs long enough (MG_PARALLEL_MIN elements of
  * work each) that the tens of microseconds this costs do not show. */
 #define _POSIX_C_SOURCE 200809L
@@ -14,6 +16,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #define MAX_THREADS 64
@@ -92,13 +95,24 @@ void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *
 typedef struct {
     mg_part_fn fn;
     void *ctx;
-    int part;
-    int64_t begin, end;
-} item_part;
+    int64_t nitems;
+    atomic_llong next; /* the next item not yet taken */
+} item_queue;
 
-static void *run_item_part(void *arg) {
-    item_part *p = arg;
-    p->fn(p->ctx, p->part, p->begin, p->end);
+typedef struct {
+    item_queue *q;
+    int part;
+} item_worker;
+
+/* Takes items one at a time until none are left. */
+static void *run_items(void *arg) {
+    item_worker *w = arg;
+    item_queue *q = w->q;
+    for (;;) {
+        long long i = atomic_fetch_add(&q->next, 1);
+        if (i >= q->nitems) break;
+        q->fn(q->ctx, w->part, i, i + 1);
+    }
     return NULL;
 }
 
@@ -108,21 +122,15 @@ int mg_parallel_parts(int64_t nitems) {
     return k;
 }
 
-/* The first item of part i of k: contiguous parts whose sizes differ by at
- * most one, the larger first. */
-static int64_t part_begin(int64_t nitems, int k, int i) {
-    int64_t rem = nitems % k;
-    return (nitems / k) * i + (i < rem ? i : rem);
-}
-
-/* Each part runs on a thread of its own (part 0 on the caller).  While the
- * parts run, even a single one, OpenBLAS is held at one thread
- * (openblas_set_num_threads is process-wide; the library's API is used
- * from one thread, so nothing else calls BLAS meanwhile): a GEMM inside a
- * part runs on the thread that calls it, the same call with the same
- * result whichever thread that is and however many there are (OpenBLAS's
- * own threading does not give the same bits as one thread).  The count is
- * restored after. */
+/* Each part runs on a thread of its own (part 0 on the caller) and takes
+ * the items one at a time, whichever is next: a part whose core is slower
+ * or busy with other work does fewer.  While the parts run, even a single
+ * one, OpenBLAS is held at one thread (openblas_set_num_threads is
+ * process-wide; the library's API is used from one thread, so nothing else
+ * calls BLAS meanwhile): a GEMM inside an item runs on the thread that
+ * calls it, the same call with the same result whichever thread that is
+ * and however many there are (OpenBLAS's own threading does not give the
+ * same bits as one thread).  The count is restored after. */
 void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx) {
     if (nitems <= 0) return;
     int k = mg_parallel_parts(nitems);
@@ -131,18 +139,16 @@ void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx) {
     if (k <= 1) {
         fn(ctx, 0, 0, nitems);
     } else {
-        item_part parts[MAX_THREADS];
+        item_queue q = {fn, ctx, nitems, 0};
+        item_worker w[MAX_THREADS];
         pthread_t tid[MAX_THREADS];
         bool started[MAX_THREADS] = {false};
-        for (int i = 0; i < k; i++)
-            parts[i] = (item_part){fn, ctx, i, part_begin(nitems, k, i), part_begin(nitems, k, i + 1)};
+        for (int i = 0; i < k; i++) w[i] = (item_worker){&q, i};
         for (int i = 1; i < k; i++)
-            started[i] = pthread_create(&tid[i], NULL, run_item_part, &parts[i]) == 0;
-        run_item_part(&parts[0]);
-        for (int i = 1; i < k; i++) {
+            started[i] = pthread_create(&tid[i], NULL, run_items, &w[i]) == 0;
+        run_items(&w[0]); /* items no thread could be made for are done here too */
+        for (int i = 1; i < k; i++)
             if (started[i]) pthread_join(tid[i], NULL);
-            else run_item_part(&parts[i]); /* no thread to be had: do it here */
-        }
     }
     if (blas != 1) openblas_set_num_threads(blas);
 }
