@@ -42,6 +42,8 @@ local function run(case, dtype, threads, create_graph)
   local out = {y = flat(y:detach()), gw = flat(w.grad:detach())}
   if not case.xconst then out.gx = flat(x.grad:detach()) end
   if b then out.gb = flat(b.grad:detach()) end
+  -- a recorded .grad refers back to its leaf: break the cycle
+  for _, t in ipairs({x, w, b}) do t:null_grad() end
   return out
 end
 
