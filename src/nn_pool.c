@@ -320,10 +320,45 @@ static void avg_grad_f64(const double *gy, const int32_t *plan, const pool_geom 
  * It also writes the maxima (*yp), which pool_gather(x, idx) would read
  * again: mg_max_pool hands them to gather_fw through `found` below. */
 /* Planes are shared among threads (mg_parallel_items) when there are at
- * least PARALLEL_MIN input entries: each plane is searched (scattered
+ * least PARALLEL_MIN input entries, in BLOCKS runs of consecutive planes
+ * (a thread takes a run at a time): each plane is searched (scattered
  * into) the same way whichever thread has it, so the results do not depend
  * on the thread count. */
 #define PARALLEL_MIN ((int64_t)1 << 18)
+#define BLOCKS 32
+
+/* What the share-out of planes calls: fn over planes [p0, p1). */
+typedef void (*planes_fn)(void *job, int64_t p0, int64_t p1);
+
+typedef struct {
+    planes_fn fn;
+    void *job;
+    int64_t planes, blocks;
+} planes_split;
+
+/* The first plane of block i (blocks of sizes differing by at most one). */
+static int64_t block_begin(const planes_split *s, int64_t i) {
+    int64_t rem = s->planes % s->blocks;
+    return (s->planes / s->blocks) * i + (i < rem ? i : rem);
+}
+
+static void run_blocks(void *ctx, int part, int64_t b0, int64_t b1) {
+    (void)part;
+    const planes_split *s = ctx;
+    s->fn(s->job, block_begin(s, b0), block_begin(s, b1));
+}
+
+/* fn over planes [0, planes), split among threads when entries (the
+ * larger side's total) make it worth it. */
+static void over_planes(int64_t planes, int64_t entries, planes_fn fn, void *job) {
+    if (planes <= 0) return;
+    if (entries < PARALLEL_MIN || planes < 2) {
+        fn(job, 0, planes);
+        return;
+    }
+    planes_split s = {fn, job, planes, planes < BLOCKS ? planes : BLOCKS};
+    mg_parallel_items(s.blocks, run_blocks, &s);
+}
 
 typedef struct {
     const pool_geom *g;
@@ -333,8 +368,7 @@ typedef struct {
     int64_t *idx;
 } argmax_job;
 
-static void argmax_planes(void *job, int part, int64_t p0, int64_t p1) {
-    (void)part;
+static void argmax_planes(void *job, int64_t p0, int64_t p1) {
     const argmax_job *j = job;
     const pool_geom *g = j->g;
     size_t es = mg_dtype_size(j->dt);
@@ -347,12 +381,6 @@ static void argmax_planes(void *job, int part, int64_t p0, int64_t p1) {
     }
 }
 
-/* fn over planes [0, planes), split among threads when entries (the
- * larger side's total) make it worth it. */
-static void over_planes(int64_t planes, int64_t entries, mg_part_fn fn, void *job) {
-    if (entries >= PARALLEL_MIN) mg_parallel_items(planes, fn, job);
-    else if (planes > 0) fn(job, 0, 0, planes);
-}
 
 static mg_tensor *argmax_pool(mg_tensor *x, const mg_params *p, mg_tensor **yp) {
     pool_geom g;
@@ -427,8 +455,7 @@ typedef struct {
 
 /* Planes p0 .. p1 - 1 of scatter_fw, each zeroed just before its scatter,
  * while it is in cache. */
-static void scatter_planes(void *job, int part, int64_t p0, int64_t p1) {
-    (void)part;
+static void scatter_planes(void *job, int64_t p0, int64_t p1) {
     const scatter_job *j = job;
     int64_t IN = j->IN, OUT = j->OUT;
     size_t es = mg_dtype_size(j->dt);
