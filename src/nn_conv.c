@@ -221,7 +221,7 @@ static inline void add_run_f64(double *restrict dst, const double *restrict d, i
 }
 
 /* Tap (ta, tb, tc)'s column row d added into one input channel's gradient gx. */
-static void col2im_tap_f32(float *gx, const float *d, const conv_geom *g, const tap_runs *t) {
+static inline void col2im_tap_f32(float *gx, const float *d, const conv_geom *g, const tap_runs *t) {
     tap_run ra = t->a, rb = t->b, rc = t->c;
     int64_t out1 = g->out[1], out2 = g->out[2], in1 = g->in[1], in2 = g->in[2];
     int64_t s0 = g->s[0], s1 = g->s[1], s2 = g->s[2];
@@ -233,7 +233,7 @@ static void col2im_tap_f32(float *gx, const float *d, const conv_geom *g, const 
             add_run_f32(dst + rc.lo * s2 + rc.base, dr + rc.lo, s2, rc.hi - rc.lo);
     }
 }
-static void col2im_tap_f64(double *gx, const double *d, const conv_geom *g, const tap_runs *t) {
+static inline void col2im_tap_f64(double *gx, const double *d, const conv_geom *g, const tap_runs *t) {
     tap_run ra = t->a, rb = t->b, rc = t->c;
     int64_t out1 = g->out[1], out2 = g->out[2], in1 = g->in[1], in2 = g->in[2];
     int64_t s0 = g->s[0], s1 = g->s[1], s2 = g->s[2];
@@ -248,7 +248,12 @@ static void col2im_tap_f64(double *gx, const double *d, const conv_geom *g, cons
 
 /* The columns of B samples (laid out as im2col's) summed into their
  * input gradient gx (the first sample's first channel of the group, xs
- * entries between samples), which is written over: zeroed first. */
+ * entries between samples), which is written over: zeroed first.  Built
+ * also for AVX-512 and AVX2 where GCC can (picked at load time): the same
+ * additions in the same order, so the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void col2im(char *gx, int64_t xs, const char *col, int64_t ld, int64_t B, const conv_geom *g,
                    mg_dtype dt) {
     size_t es = mg_dtype_size(dt);
