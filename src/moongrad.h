@@ -90,7 +90,8 @@ size_t mg_bytes_live(void);
  * bytes in all (default 256 MiB; 0 turns the cache off).  mg_cache_clear
  * frees what is kept. */
 void mg_set_cache_limit(size_t bytes);
-/* Threads for the compute-heavy element-wise ops on long arrays (parallel.c):
+/* Threads (parallel.c) for long element-wise runs, full sums, convolution
+ * and max-pooling (results are the same bits at any count):
  * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1.  Setting it sets
  * OpenBLAS's count too; returns 0 or MG_EVALUE. */
 int mg_num_threads(void);

@@ -32,9 +32,11 @@ return function(mg, core)
     return type(v) == "table" and not mg.is_tensor(v) and #v == 0
   end
 
+  local function ndim_of(t) return t.ndim end -- (raises on a closed tensor)
+
   local function tensor_arg(fn, v, what)
     if mg.is_tensor(v) then
-      if not pcall(function() return v.ndim end) then
+      if not pcall(ndim_of, v) then
         fail(fn, "%s: tensor used after it was closed", what)
       end
       return v
