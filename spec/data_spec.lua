@@ -327,3 +327,13 @@ describe("mg.data.loader", function()
     raises(function() mg.data.loader(x, shut) end, "mg.data.loader: argument #2", "closed")
   end)
 end)
+
+describe("mnist/fashion_mnist dir option", function()
+  it("must be a string (found by the fuzzer in CI)", function()
+    for _, f in ipairs({mg.data.mnist, mg.data.fashion_mnist}) do
+      local ok, err = pcall(f, "test", {dir = true})
+      assert.is_false(ok)
+      assert.is_truthy(err:find("mnist: dir must be a directory path (a string), got boolean", 1, true), err)
+    end
+  end)
+end)

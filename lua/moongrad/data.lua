@@ -62,6 +62,9 @@ return function(mg, core)
     if not files then
       error(("%s: split must be \"train\" or \"test\", got %s"):format(fn, tostring(split)), 3)
     end
+    if type(dir) ~= "string" then
+      error(("%s: dir must be a directory path (a string), got %s"):format(fn, type(dir)), 3)
+    end
     local paths = {}
     for i, base in ipairs(files) do
       paths[i] = find(dir, base)
