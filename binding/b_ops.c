@@ -12,7 +12,7 @@
  * the 0.5 it made last time, even while graph nodes hold it as an input.
  * They never reach Lua and nothing writes into them, so sharing is safe. */
 #define SCALAR_CACHE 16 /* the slot is the top 4 bits of a multiplicative hash */
-static _Thread_local mg_tensor *scalar_cache[SCALAR_CACHE];
+static LMG_HOT_TLS mg_tensor *scalar_cache[SCALAR_CACHE];
 
 static mg_tensor *scalar_operand(lua_State *L, int idx, const mg_tensor *other) {
     if (!mg_dtype_is_float(other->dtype)) return lmg_scalar_for(L, idx, other);

@@ -9,6 +9,10 @@
 
 #include "moongrad.h"
 
+/* Thread-local state touched on every call: initial-exec, so an access is
+ * one instruction rather than a __tls_get_addr call (see src/internal.h). */
+#define LMG_HOT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 #define LMG_TENSOR "moongrad.Tensor"
 
 /* The userdata holds one reference; t is NULL after __close.  tag is

@@ -23,7 +23,7 @@ int lmg_error(lua_State *L, const char *fn) {
  * when the storage alive has doubled since the last full collection (and
  * grown by 64 MiB), a full collection runs, as Torch7 did. */
 void lmg_gc_account(lua_State *L) {
-    static _Thread_local struct { size_t seen, threshold; } gc = {0, (size_t)64 << 20};
+    static LMG_HOT_TLS struct { size_t seen, threshold; } gc = {0, (size_t)64 << 20};
     lmg_unref_drain(L);
     size_t now = mg_bytes_allocated();
     size_t delta = now - gc.seen;

@@ -67,7 +67,7 @@ typedef struct wrap {
 } wrap;
 
 static wrap *wraps;
-static _Thread_local size_t pending_refs; /* over all states of this thread */
+static LMG_HOT_TLS size_t pending_refs; /* over all states of this thread */
 
 static void release_block(const wrap *w, void *block) {
     if (((const unsigned char *)block)[sizeof(void *)] != LUA_TUSERDATA) return;

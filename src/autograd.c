@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local bool grad_enabled = true;
-static _Thread_local bool in_backward;
-static _Thread_local bool keep_grad;
-static _Thread_local uint64_t pass_counter;
+static MG_HOT_TLS bool grad_enabled = true;
+static MG_HOT_TLS bool in_backward;
+static MG_HOT_TLS bool keep_grad;
+static MG_HOT_TLS uint64_t pass_counter;
 
 bool mg_grad_enabled(void) { return grad_enabled; }
 bool mg_set_grad_enabled(bool on) {

@@ -148,8 +148,8 @@ fail:
 #else
 #define NODE_POOL_MAX 1024
 #endif
-static _Thread_local mg_node *free_nodes; /* linked through ctx */
-static _Thread_local int nfree_nodes;
+static MG_HOT_TLS mg_node *free_nodes; /* linked through ctx */
+static MG_HOT_TLS int nfree_nodes;
 
 static mg_node *node_alloc(void) {
     mg_node *n = free_nodes;

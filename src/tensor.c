@@ -4,24 +4,50 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors ---------------------------------------------------------------- */
-static _Thread_local mg_err err_code;
-static _Thread_local char err_msg[512];
+/* ---- errors ----------------------------------------------------------------
+ * Per thread: the code (hot, initial-exec TLS) and the message, in a buffer
+ * made on the thread's first error and freed when the thread ends (a
+ * pthread key's destructor), so that this library's static TLS stays a few
+ * hundred bytes (see MG_HOT_TLS). */
+#define ERR_BYTES 512
+static MG_HOT_TLS mg_err err_code;
+static MG_HOT_TLS char *err_buf;
+static pthread_key_t err_key;
+static pthread_once_t err_once = PTHREAD_ONCE_INIT;
+
+static void err_key_make(void) { (void)pthread_key_create(&err_key, free); }
+
+/* This thread's message buffer, or NULL when it cannot be had. */
+static char *err_buffer(void) {
+    if (err_buf) return err_buf;
+    pthread_once(&err_once, err_key_make);
+    if (!(err_buf = malloc(ERR_BYTES))) return NULL;
+    err_buf[0] = '\0';
+    (void)pthread_setspecific(err_key, err_buf);
+    return err_buf;
+}
 
 int mg_errcode(void) { return (int)err_code; }
-const char *mg_errmsg(void) { return err_msg; }
+const char *mg_errmsg(void) {
+    if (err_code && !err_buf) return "out of memory (while reporting an error)";
+    return err_buf ? err_buf : "";
+}
 
 int mg_seterr(mg_err code, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
-    va_end(ap);
+    char *buf = err_buffer();
+    if (buf) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, ERR_BYTES, fmt, ap);
+        va_end(ap);
+    }
     err_code = code;
     return code;
 }
@@ -73,7 +99,8 @@ mg_dtype mg_promote(mg_dtype a, mg_dtype b) {
  * to a cap on the bytes kept (mg_set_cache_limit).  A training loop then
  * reuses the same buffers every step instead of asking the system for fresh
  * pages (glibc returns large blocks to the kernel, and every reuse would
- * page-fault). */
+ * page-fault).  The lists are shared by all threads, under a mutex (a
+ * block this large costs far more to fill than to lock). */
 #define CACHE_MIN_BYTES ((size_t)64 << 10)
 #define NCLASSES 160
 
@@ -81,8 +108,9 @@ typedef struct cached_block {
     struct cached_block *next;
 } cached_block;
 
-static _Thread_local cached_block *cache[NCLASSES];
-static _Thread_local size_t cache_bytes;
+static cached_block *cache[NCLASSES];
+static size_t cache_bytes;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t cache_limit = (size_t)256 << 20;
 
 void mg_set_cache_limit(size_t bytes) { cache_limit = bytes; }
@@ -106,26 +134,31 @@ static void *block_alloc(size_t nbytes, size_t *capacity) {
         return malloc(nbytes ? nbytes : 1);
     }
     *capacity = block;
-    if (cache[c]) {
-        cached_block *b = cache[c];
+    pthread_mutex_lock(&cache_lock);
+    cached_block *b = cache[c];
+    if (b) {
         cache[c] = b->next;
         cache_bytes -= block;
-        return b;
     }
-    return malloc(block);
+    pthread_mutex_unlock(&cache_lock);
+    return b ? (void *)b : malloc(block);
 }
 
 static void block_free(void *p, size_t capacity) {
     size_t block;
     int c = capacity >= CACHE_MIN_BYTES ? size_class(capacity, &block) : -1;
-    if (c < 0 || block != capacity || cache_bytes + capacity > cache_limit) {
-        free(p);
-        return;
+    bool keep = false;
+    if (c >= 0 && block == capacity) {
+        pthread_mutex_lock(&cache_lock);
+        if ((keep = cache_bytes + capacity <= cache_limit)) {
+            cached_block *b = p;
+            b->next = cache[c];
+            cache[c] = b;
+            cache_bytes += capacity;
+        }
+        pthread_mutex_unlock(&cache_lock);
     }
-    cached_block *b = p;
-    b->next = cache[c];
-    cache[c] = b;
-    cache_bytes += capacity;
+    if (!keep) free(p);
 }
 
 /* ---- small-object pools ------------------------------------------------------
@@ -185,7 +218,7 @@ typedef struct {
 /* The per-thread counters and pools every tensor's making and freeing
  * touch, in one thread-local object (one TLS address lookup per function
  * in a shared library, instead of one per variable). */
-static _Thread_local struct {
+static MG_HOT_TLS struct {
     size_t bytes_allocated, bytes_live;
     pool headers, smalls;
 } mem;
@@ -239,6 +272,7 @@ static inline void storage_drop(mg_storage *s) {
 }
 
 void mg_cache_clear(void) {
+    pthread_mutex_lock(&cache_lock);
     for (int c = 0; c < NCLASSES; c++)
         while (cache[c]) {
             cached_block *b = cache[c];
@@ -246,6 +280,7 @@ void mg_cache_clear(void) {
             free(b);
         }
     cache_bytes = 0;
+    pthread_mutex_unlock(&cache_lock);
     pool_clear(&mem.headers);
     pool_clear(&mem.smalls);
 }
