@@ -32,6 +32,8 @@ static inline void lmg_ud_set(lmg_ud *u, mg_tensor *t) {
  * false when this state must use a __gc finalizer instead.  mt: the stack
  * index of the tensor metatable. */
 bool lmg_gc_hook_install(lua_State *L, int mt);
+/* Keeps core.so loaded for the life of the process (false if it cannot). */
+bool lmg_pin_module(void);
 /* Drops a registry reference now, or at the next lmg_unref_drain when
  * called where no Lua API may run (inside a collection). */
 void lmg_unref_later(lua_State *L, int ref);

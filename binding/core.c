@@ -325,6 +325,7 @@ int luaopen_moongrad_core(lua_State *L) {
     /* gc_alloc.c releases tensors when Lua frees them; else a finalizer
      * (MOONGRAD_GC_FINALIZERS=1 asks for the finalizer) */
     const char *release = "allocator";
+    (void)lmg_pin_module();
     const char *env = getenv("MOONGRAD_GC_FINALIZERS");
     if ((env && *env && strcmp(env, "0") != 0) || !lmg_gc_hook_install(L, mt)) {
         release = "finalizer";

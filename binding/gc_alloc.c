@@ -111,8 +111,10 @@ static void init_secret(void) {
 
 /* Keeps this shared object mapped after Lua's dlclose at lua_close, which
  * unloads C modules before it frees the remaining objects through the
- * allocator (the hook must still be there). */
-static bool pin_module(void) {
+ * allocator (the hook must still be there), and keeps the library's
+ * process-wide state (the large-block cache of src/tensor.c) reachable:
+ * called by luaopen in either release mode. */
+bool lmg_pin_module(void) {
     Dl_info info;
     if (!dladdr((void *)&alloc_hook, &info) || !info.dli_fname) return false;
     return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
@@ -169,7 +171,7 @@ bool lmg_gc_hook_install(lua_State *L, int mt) {
     lua_Alloc f = lua_getallocf(L, &ud);
     if (f == alloc_hook) return true; /* loaded again into the same state */
     if (!lmg_ud_secret) init_secret();
-    if (!pin_module()) return false;
+    if (!lmg_pin_module()) return false;
     wrap *w = calloc(1, sizeof *w);
     if (!w) return false;
     w->f = f;
