@@ -28,6 +28,7 @@ build = {
             "src/custom.c",
             "src/einsum.c",
             "src/format.c",
+            "src/gemm.c",
             "src/grad_util.c",
             "src/graph_dot.c",
             "src/inplace.c",

@@ -102,6 +102,19 @@ void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *
 typedef void (*mg_part_fn)(void *ctx, int part, int64_t begin, int64_t end);
 int mg_parallel_parts(int64_t nitems);
 void mg_parallel_items(int64_t nitems, mg_part_fn fn, void *ctx);
+/* fn(ctx, part) for part 0 .. nparts - 1 on the pool (part 0 the caller);
+ * returns when all are done.  mg_in_parallel: this thread is inside such
+ * a part (or an items job), where nothing is split again. */
+typedef void (*mg_job_fn)(void *ctx, int part);
+void mg_parallel_run(int nparts, mg_job_fn fn, void *ctx);
+bool mg_in_parallel(void);
+
+/* gemm.c: C = alpha op(A) op(B) + beta C, row-major, float32 or float64,
+ * through OpenBLAS on one thread per call; a large product outside a
+ * parallel part is split into column (or row) blocks over the pool. */
+void mg_gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+             const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
+             int64_t ldc);
 
 /* ops.c: the dispatcher every op goes through. */
 mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p);

@@ -90,10 +90,12 @@ size_t mg_bytes_live(void);
  * bytes in all (default 256 MiB; 0 turns the cache off).  mg_cache_clear
  * frees what is kept. */
 void mg_set_cache_limit(size_t bytes);
-/* Threads (parallel.c) for long element-wise runs, full sums, convolution
- * and max-pooling (results are the same bits at any count):
- * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1.  Setting it sets
- * OpenBLAS's count too; returns 0 or MG_EVALUE. */
+/* Threads (parallel.c: a pool made on first use) for long element-wise
+ * runs, full sums, convolution and max-pooling (results are the same bits
+ * at any count) and large matrix products (split into column or row
+ * blocks, gemm.c; the last bits may differ from one thread's):
+ * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1.  OpenBLAS is held at
+ * one thread.  mg_set_num_threads returns 0 or MG_EVALUE. */
 int mg_num_threads(void);
 int mg_set_num_threads(int n);
 void mg_cache_clear(void);

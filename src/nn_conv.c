@@ -25,7 +25,6 @@
  * fixed order, so the results are the same bits at any thread count. */
 #include "internal.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,16 +274,11 @@ static void col2im(char *gx, int64_t xs, const char *col, int64_t ld, int64_t B,
     }
 }
 
-/* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit int. */
+/* Row-major C (m x n) = op(A) op(B) + beta C; sizes were checked to fit
+ * int.  Called inside parallel parts, where mg_gemm never splits. */
 static void gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *a,
                  int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
-    CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-    if (dt == MG_FLOAT32)
-        cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb,
-                    (float)beta, c, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb,
-                    beta, c, (int)ldc);
+    mg_gemm(dt, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* dst[i] += src[i] */

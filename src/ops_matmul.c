@@ -1,9 +1,8 @@
 /* ops_matmul.c — matrix product: 1-d, 2-d and batched with broadcast batch
- * axes.  float32/float64 go through OpenBLAS (cblas_sgemm / cblas_dgemm)
+ * axes.  float32/float64 go through OpenBLAS (mg_gemm, gemm.c)
  * reading transposed views in place; int64 uses a plain loop. */
 #include "internal.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
@@ -40,14 +39,7 @@ static mg_tensor *as_blas_operand(mg_tensor *t, mat_layout *l) {
 
 static void gemm_one(mg_dtype dt, const mat_layout *la, const mat_layout *lb, int64_t m,
                      int64_t n, int64_t k, const char *a, const char *b, char *o) {
-    CBLAS_TRANSPOSE ta = la->trans ? CblasTrans : CblasNoTrans;
-    CBLAS_TRANSPOSE tb = lb->trans ? CblasTrans : CblasNoTrans;
-    if (dt == MG_FLOAT32)
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0f, (const float *)a,
-                    (int)la->ld, (const float *)b, (int)lb->ld, 0.0f, (float *)o, (int)n);
-    else
-        cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0, (const double *)a,
-                    (int)la->ld, (const double *)b, (int)lb->ld, 0.0, (double *)o, (int)n);
+    mg_gemm(dt, la->trans, lb->trans, m, n, k, 1.0, a, la->ld, b, lb->ld, 0.0, o, n);
 }
 
 /* Strided int64 product of one batch item (wrapping arithmetic). */
