@@ -91,7 +91,7 @@ struct mg_opdef {
 /* parallel.c: fn over [begin, end) of a loop, split among mg_num_threads()
  * threads when each part gets at least MG_PARALLEL_MIN iterations. */
 typedef void (*mg_range_fn)(void *ctx, int64_t begin, int64_t end);
-#define MG_PARALLEL_MIN ((int64_t)1 << 19)
+#define MG_PARALLEL_MIN ((int64_t)1 << 15)
 void mg_parallel_for(int64_t n, mg_range_fn fn, void *ctx);
 /* The same with each thread given at least min_per_thread iterations. */
 void mg_parallel_range(int64_t n, int64_t min_per_thread, mg_range_fn fn, void *ctx);

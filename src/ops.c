@@ -65,8 +65,8 @@ static void walk(const mg_opdef *op, mg_tensor **use, mg_tensor *out, mg_dtype c
 }
 
 /* Ops whose loops are bound by arithmetic, not memory: contiguous runs of
- * these are split among threads (parallel.c) from 2^20 elements on; the
- * others, which one core nearly streams at memory speed, from 2^21. */
+ * these are split among threads (parallel.c) from 2^16 elements on; the
+ * others, which gain less from a second core, from 2^17. */
 static const mg_opdef *const heavy_ops[] = {&mg_op_exp, &mg_op_log, &mg_op_tanh, &mg_op_sin,
                                             &mg_op_cos, &mg_op_pow};
 
