@@ -6,8 +6,8 @@
 -- WORKLOAD: tutorial, tiny, elementwise, sgemm, conv, mlp, mlp_rss, cnn.  `scale`
 -- (default 1) multiplies the repetitions inside the process; the mlp and
 -- cnn workloads take it as the fraction of the epoch to run (for quick
--- checks).  Threads: OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS), set by the
--- caller.
+-- checks).  Threads: MOONGRAD_NUM_THREADS (else OMP_NUM_THREADS), set by the
+-- caller, with OPENBLAS_NUM_THREADS=1 (moongrad splits products itself).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "lua/?.so;" .. package.cpath
 local mg = require("moongrad")

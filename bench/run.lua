@@ -53,8 +53,15 @@ local function note(s)
 end
 
 -- ---- running one process --------------------------------------------------
-local function env_prefix(t)
-  return string.format("env OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d BENCH_THREADS=%d ", t, t, t)
+-- The same thread count t on every side: PyTorch and the C reference take
+-- it from OMP_NUM_THREADS / OPENBLAS_NUM_THREADS; moongrad runs its own pool
+-- of t threads (MOONGRAD_NUM_THREADS) and calls OpenBLAS on one thread per
+-- block, so its process gets OPENBLAS_NUM_THREADS=1: OpenBLAS's own idle
+-- threads would otherwise spin through the first ~0.1 s of the process.
+local function env_prefix(t, side)
+  local blas = side == "mg" and 1 or t
+  return string.format("env OPENBLAS_NUM_THREADS=%d MOONGRAD_NUM_THREADS=%d OMP_NUM_THREADS=%d "
+    .. "BENCH_THREADS=%d ", blas, t, t, t)
 end
 
 -- Runs cmd; returns a table key -> number, or nil and the reason.
@@ -80,7 +87,7 @@ do
 end
 
 local function side_cmd(side, workload, t)
-  if side == "mg" then return env_prefix(t) .. lua .. " bench/bench.lua " .. workload .. " " .. scale end
+  if side == "mg" then return env_prefix(t, "mg") .. lua .. " bench/bench.lua " .. workload .. " " .. scale end
   return env_prefix(t) .. python .. " bench/bench.py " .. workload .. " " .. scale
 end
 
@@ -267,8 +274,10 @@ for i, t in ipairs(train_threads) do train_list[i] = tostring(t) end
 local text = table.concat({
   "# moongrad vs PyTorch",
   "",
-  string.format("%s — %s (%d CPUs online), %d thread%s on both sides (OPENBLAS_NUM_THREADS, "
-    .. "OMP_NUM_THREADS, torch.set_num_threads); epochs at %s thread(s). %s, PyTorch %s.",
+  string.format("%s — %s (%d CPUs online), %d thread%s on both sides (PyTorch: "
+    .. "OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, torch.set_num_threads; moongrad: its own pool, "
+    .. "MOONGRAD_NUM_THREADS, with OpenBLAS called on one thread per block); epochs at %s "
+    .. "thread(s). %s, PyTorch %s.",
     date, cpu, cpus(), threads, threads == 1 and "" or "s", table.concat(train_list, " and "),
     _VERSION, torch_version),
   "",
@@ -277,8 +286,8 @@ local text = table.concat({
     .. "(for GB/s and GFLOP/s rows: PyTorch's rate / moongrad's), and moongrad's RSS / "
     .. "PyTorch's: below 1 moongrad is faster (smaller). Reference: moongrad as a fraction of "
     .. "bench/cbench.c's plain C loop with the same memory traffic at the same thread count, "
-    .. "and at 1 thread, since moongrad's element-wise loops run on one thread "
-    .. "(read: sum; copy: one in, one out; add: two in, one out), or of a direct cblas_sgemm call.",
+    .. "and at 1 thread (read: sum; copy: one in, one out; add: two in, one out), or of a direct "
+    .. "cblas_sgemm call (OpenBLAS's own threads).",
     reps, train_reps),
   "",
   md_table(),

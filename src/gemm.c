@@ -58,15 +58,26 @@ static void gemm_part(void *arg, int part) {
                   j->c + (size_t)(b * j->ldc) * es, j->ldc);
 }
 
+/* OpenBLAS's pthreads build stops its own threads with this (at fork);
+ * weak, so a build without it (serial, OpenMP) still links and loads. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* Once (from mg_num_threads): OpenBLAS to one thread, and its idle threads
+ * stopped: made when the library loads, they spin through their first
+ * ~0.1 s and would take a CPU from the pool.  OpenBLAS makes them again
+ * itself if anything in the process later asks it for more threads. */
+void mg_blas_single(void) {
+    static bool done;
+    if (done) return;
+    done = true;
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 void mg_gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
              const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
              int64_t ldc) {
-    static bool single;
-    if (!single) { /* once: OpenBLAS's own threads would compete with the pool */
-        openblas_set_num_threads(1);
-        single = true;
-    }
-    int t = mg_num_threads();
+    int t = mg_num_threads(); /* (which first holds OpenBLAS at one thread) */
     bool by_cols = n >= m;
     int64_t along = by_cols ? n : m;
     int parts = (int)(along / BLOCK_MIN < t ? along / BLOCK_MIN : t);

@@ -115,6 +115,8 @@ bool mg_in_parallel(void);
 void mg_gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
              const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
              int64_t ldc);
+/* OpenBLAS held at one thread and its own idle threads stopped (once). */
+void mg_blas_single(void);
 
 /* ops.c: the dispatcher every op goes through. */
 mg_tensor *mg_apply(const mg_opdef *op, mg_tensor **in, const mg_params *p);

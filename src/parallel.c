@@ -13,7 +13,9 @@
  * dispatch publishes the job and bumps a generation counter; a worker spins
  * a little while (about 50 microseconds) for the next generation before it
  * sleeps on a condition variable, so the back-to-back splits of a training
- * step cost a few microseconds each, not a thread creation.  A job that
+ * step cost a few microseconds each, not a thread creation.  (sched_yield in
+ * the spin was tried: on this project's machine it made every split run at
+ * one thread's speed.)  A job that
  * cannot have the pool (another thread of the program is using it, or the
  * caller is itself a worker) runs its parts on the calling thread. */
 #define _POSIX_C_SOURCE 200809L
@@ -39,6 +41,7 @@ static int env_threads(const char *name) {
 
 int mg_num_threads(void) {
     if (!nthreads) {
+        mg_blas_single();
         int n = env_threads("MOONGRAD_NUM_THREADS");
         if (!n) n = env_threads("OMP_NUM_THREADS");
         nthreads = n ? n : 1;
