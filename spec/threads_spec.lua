@@ -38,7 +38,8 @@ end
 
 describe("matmul split over threads", function()
   local shapes = {
-    {128, 784, 256}, -- split by columns (n >= m)
+    {128, 784, 256}, -- split by columns (n > m)
+    {200, 64, 200},  -- square: split by rows
     {300, 129, 67},  -- split by rows (m > n), odd sizes
     {256, 128, 784},
     {33, 2000, 65},  -- just enough rows/columns for two blocks

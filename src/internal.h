@@ -111,7 +111,7 @@ bool mg_in_parallel(void);
 
 /* gemm.c: C = alpha op(A) op(B) + beta C, row-major, float32 or float64,
  * through OpenBLAS on one thread per call; a large product outside a
- * parallel part is split into column (or row) blocks over the pool. */
+ * parallel part is split into row (or column) blocks over the pool. */
 void mg_gemm(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
              const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c,
              int64_t ldc);

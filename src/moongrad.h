@@ -92,7 +92,7 @@ size_t mg_bytes_live(void);
 void mg_set_cache_limit(size_t bytes);
 /* Threads (parallel.c: a pool made on first use) for long element-wise
  * runs, full sums, convolution and max-pooling (results are the same bits
- * at any count) and large matrix products (split into column or row
+ * at any count) and large matrix products (split into row or column
  * blocks, gemm.c; the last bits may differ from one thread's):
  * MOONGRAD_NUM_THREADS, else OMP_NUM_THREADS, else 1.  OpenBLAS is held at
  * one thread.  mg_set_num_threads returns 0 or MG_EVALUE. */
