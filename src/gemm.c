@@ -7,14 +7,13 @@
  * the whole of the operand it shares (B for rows, A for columns), so the
  * split goes along the longer side; for square products rows measured
  * faster (1024^3 at 2 threads: 193-196 GFLOP/s by rows, 184-189 by
- * columns, 198 for OpenBLAS's own threading).  Inside a parallel part nothing is
- * split, so convolution's per-chunk GEMMs give the same bits at any thread
- * count.  A split product can differ from the unsplit one in the last bits
- * (as OpenBLAS's own threading can). */
+ * columns, 198 for OpenBLAS's own threading).  Inside a parallel part
+ * nothing is split, so convolution's per-chunk GEMMs give the same bits at
+ * any thread count.  A split product can differ from the unsplit one in
+ * the last bits (as OpenBLAS's own threading can). */
 #include "internal.h"
 
 #include <cblas.h>
-#include <limits.h>
 
 /* m n k at which a product is split (about 2 MFLOP: ~20 us on one core) */
 #define SPLIT_MIN ((int64_t)1 << 20)
@@ -43,7 +42,7 @@ static void gemm_call(mg_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64
                     (int)ldb, beta, c, (int)ldc);
 }
 
-/* Block `part`: columns (or rows) [part step, (part + 1) step) of C, the
+/* Block `part`: rows (or columns) [part step, (part + 1) step) of C, the
  * last to the end. */
 static void gemm_part(void *arg, int part) {
     const gemm_job *j = arg;

@@ -15,9 +15,9 @@
  * sleeps on a condition variable, so the back-to-back splits of a training
  * step cost a few microseconds each, not a thread creation.  (sched_yield in
  * the spin was tried: on this project's machine it made every split run at
- * one thread's speed.)  A job that
- * cannot have the pool (another thread of the program is using it, or the
- * caller is itself a worker) runs its parts on the calling thread. */
+ * one thread's speed.)  A job that cannot have the pool (another thread of
+ * the program is using it, or the caller is itself a worker) runs its parts
+ * on the calling thread. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
@@ -188,8 +188,7 @@ void mg_parallel_run(int nparts, mg_job_fn fn, void *ctx) {
         in_pool = was;
         return;
     }
-    if (nparts > MAX_THREADS) nparts = MAX_THREADS;
-    pool_grow(nparts - 1);
+    pool_grow(nparts - 1 < MAX_THREADS - 1 ? nparts - 1 : MAX_THREADS - 1);
     int onpool = nparts - 1 < pool.nworkers ? nparts - 1 : pool.nworkers;
     pool.fn = fn;
     pool.ctx = ctx;
