@@ -21,13 +21,20 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_THREADS 64
 #define SPIN_NS 50000 /* how long a waiting thread spins before it sleeps */
+
+/* The spin, or 0 (sleep at once) while a job has more parts than there
+ * are CPUs online: a spinning thread would then take a CPU that a working
+ * one needs. */
+static _Atomic int64_t spin_ns = SPIN_NS;
 
 static int nthreads; /* 0 until read from the environment */
 
@@ -75,6 +82,7 @@ static struct {
     mg_job_fn fn;          /* the job, published before gen is bumped */
     void *ctx;
     int nparts;
+    int cpus;              /* CPUs online */
 } pool = {.busy = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
           .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
@@ -94,7 +102,7 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Spins up to SPIN_NS while *gen == seen; returns the generation it saw. */
+/* Spins up to spin_ns while *gen == seen; returns the generation it saw. */
 static unsigned spin_for_gen(unsigned seen) {
     unsigned g = atomic_load_explicit(&pool.gen, memory_order_acquire);
     for (int64_t t0 = now_ns(); g == seen; g = atomic_load_explicit(&pool.gen, memory_order_acquire)) {
@@ -102,7 +110,8 @@ static unsigned spin_for_gen(unsigned seen) {
             cpu_relax();
             g = atomic_load_explicit(&pool.gen, memory_order_acquire);
         }
-        if (g != seen || now_ns() - t0 > SPIN_NS) break;
+        if (g != seen || now_ns() - t0 > atomic_load_explicit(&spin_ns, memory_order_relaxed))
+            break;
     }
     return g;
 }
@@ -164,6 +173,8 @@ static void pool_grow(int n) {
     static bool hooked;
     if (!hooked) {
         hooked = true;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.cpus = n > 0 && n < INT_MAX ? (int)n : 1;
         atexit(pool_shutdown);
         pthread_atfork(NULL, NULL, pool_forget);
     }
@@ -174,6 +185,7 @@ static void pool_grow(int n) {
             break;
         pool.nworkers++;
     }
+
 }
 
 /* fn(ctx, part) for part 0 .. nparts - 1: part 0 on the caller, the others
@@ -190,6 +202,7 @@ void mg_parallel_run(int nparts, mg_job_fn fn, void *ctx) {
     }
     pool_grow(nparts - 1 < MAX_THREADS - 1 ? nparts - 1 : MAX_THREADS - 1);
     int onpool = nparts - 1 < pool.nworkers ? nparts - 1 : pool.nworkers;
+    atomic_store_explicit(&spin_ns, nparts <= pool.cpus ? SPIN_NS : 0, memory_order_relaxed);
     pool.fn = fn;
     pool.ctx = ctx;
     pool.nparts = onpool + 1;
@@ -204,7 +217,8 @@ void mg_parallel_run(int nparts, mg_job_fn fn, void *ctx) {
     in_pool = was;
     /* wait for the workers' parts: spin a little, then sleep */
     int64_t t0 = now_ns();
-    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0 && now_ns() - t0 < SPIN_NS)
+    int64_t spin = atomic_load_explicit(&spin_ns, memory_order_relaxed);
+    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0 && now_ns() - t0 < spin)
         for (int i = 0; i < 64; i++) cpu_relax();
     if (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) {
         pthread_mutex_lock(&pool.mu);
