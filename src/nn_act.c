@@ -5,6 +5,7 @@
  * (and higher) derivatives work.  leaky_relu, elu, selu, hard_tanh, soft_sign,
  * softplus and glu are composed of existing differentiable ops. */
 #include "internal.h"
+#include "loops.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,15 +19,7 @@
 #define SELU_SCALE 1.0507009873554804934193349852946
 
 /* ---- element-wise loops -------------------------------------------------- */
-#define UNARY(name, T, expr)                                                   \
-    static void name(const void *a_, int64_t sa, void *o_, int64_t n) {        \
-        const T *a = a_;                                                       \
-        T *o = o_;                                                             \
-        for (int64_t i = 0; i < n; i++) {                                      \
-            T x = a[i * sa];                                                   \
-            o[i] = (expr);                                                     \
-        }                                                                      \
-    }
+#define UNARY(name, T, expr) MG_UNARY_LOOP(name, T, T, expr) /* (loops.h) */
 
 /* o = expr of g = a[i] and x = b[i] (the gradient ops: g first). */
 #define GRAD_BINARY(name, T, expr)                                                       \

@@ -2,41 +2,16 @@
  * loops (float32, float64, int64), input checks for integer corner cases,
  * and each op's backward written with moongrad's own ops. */
 #include "internal.h"
+#include "loops.h"
 
 #include <math.h>
 #include <string.h>
 
-/* ---- loop templates --------------------------------------------------------
- * UNARY(name, T, expr) defines a loop computing o[i] = expr(x) with x = a[i];
- * BINARY(name, T, R, expr) computes o[i] = expr(x, y) into type R.  The
- * contiguous and scalar-broadcast cases are separate so they vectorise. */
-#define UNARY(name, T, expr)                                                   \
-    static void name(const void *a_, int64_t sa, void *o_, int64_t n) {        \
-        const T *a = a_;                                                       \
-        T *o = o_;                                                             \
-        if (sa == 1)                                                           \
-            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (expr); }     \
-        else                                                                   \
-            for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i] = (expr); } \
-    }
-
-#define BINARY(name, T, R, expr)                                                      \
-    static void name(const void *a_, int64_t sa, const void *b_, int64_t sb, void *o_, \
-                     int64_t n) {                                                     \
-        const T *a = a_, *b = b_;                                                     \
-        R *o = o_;                                                                    \
-        if (sa == 1 && sb == 1)                                                       \
-            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (expr); }  \
-        else if (sa == 1 && sb == 0)                                                  \
-            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[0]; o[i] = (expr); }  \
-        else if (sa == 0 && sb == 1)                                                  \
-            for (int64_t i = 0; i < n; i++) { T x = a[0], y = b[i]; o[i] = (expr); }  \
-        else                                                                          \
-            for (int64_t i = 0; i < n; i++) {                                         \
-                T x = a[i * sa], y = b[i * sb];                                       \
-                o[i] = (expr);                                                        \
-            }                                                                         \
-    }
+/* ---- loop templates (loops.h) ---------------------------------------------
+ * UNARY(name, T, expr): o[i] = expr of x = a[i], of x's type;
+ * BINARY(name, T, R, expr): o[i] = expr of x = a[i], y = b[i], into type R. */
+#define UNARY(name, T, expr) MG_UNARY_LOOP(name, T, T, expr)
+#define BINARY(name, T, R, expr) MG_BINARY_LOOP(name, T, R, expr)
 
 /* Integer arithmetic wraps around (as Lua's does) instead of overflowing. */
 static inline int64_t wrap_add(int64_t x, int64_t y) { return (int64_t)((uint64_t)x + (uint64_t)y); }

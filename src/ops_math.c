@@ -6,6 +6,7 @@
  * Backward functions are written with moongrad's own ops, so they are
  * recorded under create_graph and second derivatives work. */
 #include "internal.h"
+#include "loops.h"
 
 #include <math.h>
 #include <string.h>
@@ -13,38 +14,9 @@
 #define LN2 0.69314718055994530942
 #define LN10 2.30258509299404568402
 
-/* ---- loop templates --------------------------------------------------------
- * UNARY(name, T, R, expr) defines a loop computing o[i] = expr with x = a[i]
- * (x of type T, o of type R); BINARY(name, T, R, expr) the same with x = a[i],
- * y = b[i].  Contiguous and scalar-broadcast runs are separate cases so the
- * compiler can vectorise them. */
-#define UNARY(name, T, R, expr)                                                \
-    static void name(const void *a_, int64_t sa, void *o_, int64_t n) {        \
-        const T *a = a_;                                                       \
-        R *o = o_;                                                             \
-        if (sa == 1)                                                           \
-            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (expr); }     \
-        else                                                                   \
-            for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i] = (expr); } \
-    }
-
-#define BINARY(name, T, R, expr)                                                      \
-    static void name(const void *a_, int64_t sa, const void *b_, int64_t sb, void *o_, \
-                     int64_t n) {                                                     \
-        const T *a = a_, *b = b_;                                                     \
-        R *o = o_;                                                                    \
-        if (sa == 1 && sb == 1)                                                       \
-            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (expr); }  \
-        else if (sa == 1 && sb == 0)                                                  \
-            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[0]; o[i] = (expr); }  \
-        else if (sa == 0 && sb == 1)                                                  \
-            for (int64_t i = 0; i < n; i++) { T x = a[0], y = b[i]; o[i] = (expr); }  \
-        else                                                                          \
-            for (int64_t i = 0; i < n; i++) {                                         \
-                T x = a[i * sa], y = b[i * sb];                                       \
-                o[i] = (expr);                                                        \
-            }                                                                         \
-    }
+/* ---- loop templates (loops.h) --------------------------------------------- */
+#define UNARY(name, T, R, expr) MG_UNARY_LOOP(name, T, R, expr)
+#define BINARY(name, T, R, expr) MG_BINARY_LOOP(name, T, R, expr)
 
 /* A float function f: the float32 loop calls f32, the float64 loop f64. */
 #define FLOAT_UNARY(name, f32, f64)             \
