@@ -13,13 +13,8 @@
 local mg = require("moongrad")
 local gc = require("gradcheck")
 local nn = mg.nnet
-
-local function flat(v, out)
-  out = out or {}
-  if type(v) ~= "table" then out[#out + 1] = v
-  else for _, e in ipairs(v) do flat(e, out) end end
-  return out
-end
+local H = require("helpers")
+local flat = H.flat
 
 local function same_values(expected, actual, tol, what)
   local e, a = flat(expected), flat(actual)
@@ -192,45 +187,7 @@ describe("max_pool general path", function()
   end)
 end)
 
--- ---- conv reference -------------------------------------------------------------------
--- Naive 2-d convolution (x {N, C, H, W}, w {F, C/g, KH, KW}) on flat lists.
-local function naive_conv2d(x, xs, w, ws, o)
-  local N, C, H, W = xs[1], xs[2], xs[3], xs[4]
-  local F, CG, KH, KW = ws[1], ws[2], ws[3], ws[4]
-  local s, p, d, g = o.stride, o.padding, o.dilation, o.groups
-  local OH = (H + 2 * p[1] - d[1] * (KH - 1) - 1) // s[1] + 1
-  local OW = (W + 2 * p[2] - d[2] * (KW - 1) - 1) // s[2] + 1
-  local FG = F // g
-  local out = {}
-  for n = 0, N - 1 do
-    for f = 0, F - 1 do
-      local grp = f // FG
-      for oh = 0, OH - 1 do
-        for ow = 0, OW - 1 do
-          local acc = o.bias and o.bias[f + 1] or 0
-          for c = 0, CG - 1 do
-            local ci = grp * CG + c
-            for kh = 0, KH - 1 do
-              local ih = oh * s[1] - p[1] + kh * d[1]
-              if ih >= 0 and ih < H then
-                for kw = 0, KW - 1 do
-                  local iw = ow * s[2] - p[2] + kw * d[2]
-                  if iw >= 0 and iw < W then
-                    acc = acc + x[((n * C + ci) * H + ih) * W + iw + 1] *
-                                w[((f * CG + c) * KH + kh) * KW + kw + 1]
-                  end
-                end
-              end
-            end
-          end
-          out[#out + 1] = acc
-        end
-      end
-    end
-  end
-  return out, {N, F, OH, OW}
-end
-
+-- ---- conv reference: H.naive_conv2d ---------------------------------------------------
 local function conv_case(c, dtype, with_bias)
   local o = {stride = c.stride or {1, 1}, padding = c.padding or {0, 0},
              dilation = c.dilation or {1, 1}, groups = c.groups or 1}
@@ -238,7 +195,7 @@ local function conv_case(c, dtype, with_bias)
   local w = mg.random.randn(c.w, {dtype = dtype, constant = true})
   local b = with_bias and mg.random.randn({c.w[1]}, {dtype = dtype, constant = true}) or nil
   o.bias = b and flat(b:totable())
-  local ref, shape = naive_conv2d(flat(x:totable()), c.x, flat(w:totable()), c.w, o)
+  local ref, shape = H.naive_conv2d(flat(x:totable()), c.x, flat(w:totable()), c.w, o)
   o.bias = nil
   local y = b and nn.conv2d(x, w, b, o) or nn.conv2d(x, w, o)
   assert.are.same(shape, y.shape)

@@ -18,6 +18,10 @@
 --   H.fixed_var(shape, salt)   gradcheck's fixed float64 values as a variable
 --   H.shape_is(expected, t)    t's shape is the table expected
 --   H.all_finite(t)            no NaN or infinity in t
+--   H.naive_conv2d(x, xs, w, ws, o)
+--                              plain Lua 2-d convolution of flat row-major lists (x
+--                              {N, C, H, W}, w {F, C/g, KH, KW}; o: stride, padding,
+--                              dilation, groups, bias); its values and shape
 --   H.map(list, f)             f applied to each element of a list
 --   H.tmpdir(), H.rmdir(d)     a fresh scratch directory, and removing it
 --   H.write(path, bytes), H.read(path)
@@ -144,6 +148,45 @@ function H.rss_mb()
   local kb = f:read("a"):match("VmRSS:%s+(%d+)")
   f:close()
   return tonumber(kb) / 1024
+end
+
+-- Naive 2-d convolution (x {N, C, H, W}, w {F, C/g, KH, KW}) on flat lists;
+-- 1-d inputs use H = KH = 1.
+function H.naive_conv2d(x, xs, w, ws, o)
+  local N, C, H, W = xs[1], xs[2], xs[3], xs[4]
+  local F, CG, KH, KW = ws[1], ws[2], ws[3], ws[4]
+  local s, p, d, g = o.stride, o.padding, o.dilation, o.groups
+  local OH = (H + 2 * p[1] - d[1] * (KH - 1) - 1) // s[1] + 1
+  local OW = (W + 2 * p[2] - d[2] * (KW - 1) - 1) // s[2] + 1
+  local FG = F // g
+  local out = {}
+  for n = 0, N - 1 do
+    for f = 0, F - 1 do
+      local grp = f // FG
+      for oh = 0, OH - 1 do
+        for ow = 0, OW - 1 do
+          local acc = o.bias and o.bias[f + 1] or 0
+          for c = 0, CG - 1 do
+            local ci = grp * CG + c
+            for kh = 0, KH - 1 do
+              local ih = oh * s[1] - p[1] + kh * d[1]
+              if ih >= 0 and ih < H then
+                for kw = 0, KW - 1 do
+                  local iw = ow * s[2] - p[2] + kw * d[2]
+                  if iw >= 0 and iw < W then
+                    acc = acc + x[((n * C + ci) * H + ih) * W + iw + 1] *
+                                w[((f * CG + c) * KH + kh) * KW + kw + 1]
+                  end
+                end
+              end
+            end
+          end
+          out[#out + 1] = acc
+        end
+      end
+    end
+  end
+  return out, {N, F, OH, OW}
 end
 
 return H

@@ -13,43 +13,6 @@ local check, check2, randn = H.check, H.check2, H.randn
 
 local function const(shape) return mg.random.randn(shape, {dtype = "float64", constant = true}) end
 
--- Naive 2-d convolution in Lua (x {N, C, H, W}, w {F, C/g, KH, KW}) on flat
--- row-major value lists; 1-d inputs use H = KH = 1.
-local function naive2d(x, xs, w, ws, o)
-  local N, C, H, W = xs[1], xs[2], xs[3], xs[4]
-  local F, CG, KH, KW = ws[1], ws[2], ws[3], ws[4]
-  local s, p, d, g = o.stride, o.padding, o.dilation, o.groups
-  local OH = (H + 2 * p[1] - d[1] * (KH - 1) - 1) // s[1] + 1
-  local OW = (W + 2 * p[2] - d[2] * (KW - 1) - 1) // s[2] + 1
-  local FG = F // g
-  local out = {}
-  for n = 0, N - 1 do
-    for f = 0, F - 1 do
-      local grp = f // FG
-      for oh = 0, OH - 1 do
-        for ow = 0, OW - 1 do
-          local acc = o.bias and o.bias[f + 1] or 0
-          for c = 0, CG - 1 do
-            local ci = grp * CG + c
-            for kh = 0, KH - 1 do
-              for kw = 0, KW - 1 do
-                local ih = oh * s[1] - p[1] + kh * d[1]
-                local iw = ow * s[2] - p[2] + kw * d[2]
-                if ih >= 0 and ih < H and iw >= 0 and iw < W then
-                  acc = acc + x[((n * C + ci) * H + ih) * W + iw + 1] *
-                              w[((f * CG + c) * KH + kh) * KW + kw + 1]
-                end
-              end
-            end
-          end
-          out[#out + 1] = acc
-        end
-      end
-    end
-  end
-  return out, {N, F, OH, OW}
-end
-
 describe("conv_nd values", function()
   it("a tiny 2-d convolution worked by hand (cross-correlation, not flipped)", function()
     local x = mg.tensor({{{{1, 2, 3}, {4, 5, 6}, {7, 8, 9}}}}, {dtype = "float64"})
@@ -125,7 +88,7 @@ describe("conv_nd values", function()
       local b = const({c.w[1]})
       local o = {stride = c.stride, padding = c.padding, dilation = c.dilation, groups = c.groups,
                  bias = flat(b:totable())}
-      local ref, shape = naive2d(flat(x:totable()), c.x, flat(w:totable()), c.w, o)
+      local ref, shape = H.naive_conv2d(flat(x:totable()), c.x, flat(w:totable()), c.w, o)
       local y = nn.conv_nd(x, w, b, {stride = c.stride, padding = c.padding,
                                      dilation = c.dilation, groups = c.groups})
       assert.are.same(shape, y.shape)
@@ -160,7 +123,7 @@ describe("conv_nd values", function()
     near(gw_sum:totable(), gw, 1e-10)
     near(head:sum({1, 3, 4}):totable(), gb, 1e-10)
     -- and one sample against the naive convolution
-    local ref = naive2d(flat(x.data[{{1}}]:totable()), {1, 2, 22, 22}, flat(w:totable()), {3, 2, 3, 3},
+    local ref = H.naive_conv2d(flat(x.data[{{1}}]:totable()), {1, 2, 22, 22}, flat(w:totable()), {3, 2, 3, 3},
       {stride = {1, 1}, padding = {0, 0}, dilation = {1, 1}, groups = 1, bias = flat(b:totable())})
     near(ref, y[{{1}}], 1e-10)
   end)
