@@ -8,9 +8,10 @@
 
 /* Thread-local state read on every op (grad mode, error code, node free
  * list): the initial-exec model makes each access one instruction instead
- * of a call to __tls_get_addr (core.so is a dlopen'ed PIC library).  It
- * takes a few bytes of glibc's static TLS surplus, so keep it to small
- * scalars; the error message buffer stays general-dynamic. */
+ * of a call to __tls_get_addr (core.so is a dlopen'ed PIC library).  The
+ * model puts all of the library's thread-locals in glibc's small static
+ * TLS surplus, so keep them to small scalars (the error message lives in a
+ * heap buffer per thread, tensor.c). */
 #define MG_HOT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 /* Parameters an op needs beyond its inputs; copied into the node. */

@@ -216,8 +216,7 @@ typedef struct {
 } small_storage;
 
 /* The per-thread counters and pools every tensor's making and freeing
- * touch, in one thread-local object (one TLS address lookup per function
- * in a shared library, instead of one per variable). */
+ * touch, in one thread-local object. */
 static MG_HOT_TLS struct {
     size_t bytes_allocated, bytes_live;
     pool headers, smalls;
